@@ -1,0 +1,50 @@
+"""Shared fixtures: every test starts on the NumPy backend with a fixed seed; tests that take the
+``backend_name`` fixture run once per backend, the CuPy case skipped with a reason when no GPU."""
+import os
+
+import numpy as np
+import pytest
+
+from tinynet import backend
+
+
+def _cupy_unavailable_reason():
+    try:
+        backend.use("cupy")
+    except backend.BackendError as exc:
+        return str(exc).split(".")[0]
+    finally:
+        backend.use("numpy")
+    return None
+
+
+CUPY_SKIP_REASON = _cupy_unavailable_reason()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_backend():
+    backend.use("numpy")
+    backend.seed(0)
+    yield
+    backend.use("numpy")
+
+
+@pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+def backend_name(request):
+    """Run the test on each backend; CuPy is skipped (with the reason) where it cannot run."""
+    if request.param == "cupy" and CUPY_SKIP_REASON:
+        pytest.skip(f"no GPU backend here: {CUPY_SKIP_REASON}")
+    backend.use(request.param)
+    backend.seed(0)
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def data_dir():
+    """The folder holding mnist/ and fashion-mnist/ (set by .ci/run), or None."""
+    path = os.environ.get("TINYNET_DATA")
+    return path if path and os.path.isdir(path) else None

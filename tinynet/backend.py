@@ -1,0 +1,159 @@
+"""The one place that knows whether arrays live on the CPU (NumPy) or a CUDA GPU (CuPy).
+
+Every layer, loss and optimizer reads the active array module as ``backend.xp`` at call time,
+so switching is one call made before the model is built::
+
+    import tinynet
+    tinynet.backend.use("cupy")      # or "numpy", the default
+    tinynet.backend.seed(0)          # reproducible weights, shuffling and dropout masks
+
+Everything that differs between NumPy and CuPy lives here and only here: moving arrays
+between host and device, random numbers, strided windows (im2col), scatter-add, and
+synchronisation for timing. The rest of tinynet never imports NumPy for array math.
+
+Random numbers come from two seeded generators:
+- a host ``numpy.random.Generator`` for weight initialisation and data shuffling, so that the
+  same seed gives the same initial weights and batch order on CPU and GPU;
+- a device generator for what is drawn inside the training step (dropout masks). CuPy's
+  Generator lacks ``normal``/``permutation``/``choice``, so only ``random`` (uniform [0, 1))
+  is used on it.
+"""
+from __future__ import annotations
+
+import numpy
+
+DEFAULT_DTYPE = numpy.float32
+
+xp = numpy          # the active array module: numpy, or cupy after use("cupy")
+name = "numpy"      # "numpy" or "cupy"
+
+_host_rng = numpy.random.default_rng(0)
+_device_rng = numpy.random.default_rng(0)
+_seed = 0
+
+
+class BackendError(RuntimeError):
+    """The requested backend cannot be used on this machine (the message says why and what to do)."""
+
+
+def _import_cupy():
+    try:
+        import cupy
+    except ImportError as exc:
+        raise BackendError(
+            "backend 'cupy' requested but CuPy is not installed. Install the wheel matching your "
+            "CUDA driver, e.g. `pip install 'tinynet[cuda12]'` (CUDA 12.x) or "
+            "`pip install 'tinynet[cuda13]'` (CUDA 13.x), or use --backend numpy."
+        ) from exc
+    try:
+        device_count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError: no driver, driver too old, ...
+        raise BackendError(
+            "backend 'cupy' requested and CuPy is installed, but no usable CUDA device was found "
+            f"({type(exc).__name__}: {exc}). Check `nvidia-smi`, that the NVIDIA driver supports "
+            "the CUDA version of your cupy-cudaXXx wheel, or use --backend numpy."
+        ) from exc
+    if device_count == 0:
+        raise BackendError(
+            "backend 'cupy' requested and CuPy is installed, but CUDA reports 0 devices. "
+            "Check `nvidia-smi` and CUDA_VISIBLE_DEVICES, or use --backend numpy."
+        )
+    return cupy
+
+
+def use(backend_name: str) -> None:
+    """Select where arrays live: ``"numpy"`` (CPU, default) or ``"cupy"`` (CUDA GPU).
+
+    Call it before building a model: parameters are created on the backend active then.
+    Raises :class:`BackendError` naming what is missing (CuPy itself, or a CUDA device).
+    """
+    global xp, name, _device_rng
+    if backend_name == "numpy":
+        module = numpy
+    elif backend_name == "cupy":
+        module = _import_cupy()
+    else:
+        raise ValueError(f"unknown backend {backend_name!r}: expected 'numpy' or 'cupy'")
+    xp, name = module, backend_name
+    _device_rng = _make_device_rng(_seed)
+
+
+def _make_device_rng(seed_value: int):
+    # Offset the device stream so dropout masks are not correlated with the initial weights.
+    return xp.random.default_rng(seed_value + 1)
+
+
+def seed(seed_value: int) -> None:
+    """Reseed both generators: same seed -> same weights, batch order and dropout masks."""
+    global _host_rng, _device_rng, _seed
+    _seed = int(seed_value)
+    _host_rng = numpy.random.default_rng(_seed)
+    _device_rng = _make_device_rng(_seed)
+
+
+def host_rng() -> numpy.random.Generator:
+    """The seeded host generator (weight init, shuffling, splits)."""
+    return _host_rng
+
+
+def random_uniform(shape, dtype=DEFAULT_DTYPE):
+    """Uniform [0, 1) samples drawn on the device (used for dropout masks)."""
+    return _device_rng.random(shape, dtype=dtype)
+
+
+# --- moving data ---------------------------------------------------------------------------
+
+def to_device(array, dtype=None):
+    """Host (or device) array -> array of the active backend, optionally cast to ``dtype``."""
+    out = xp.asarray(array)
+    if dtype is not None and out.dtype != dtype:
+        out = out.astype(dtype)
+    return out
+
+
+def to_numpy(array):
+    """Any array (NumPy, CuPy, Python scalar) -> NumPy array on the host. Explicit, never implicit."""
+    if isinstance(array, numpy.ndarray):
+        return array
+    get = getattr(array, "get", None)          # cupy.ndarray.get() copies device -> host
+    if get is not None and not isinstance(array, numpy.generic):
+        return get()
+    return numpy.asarray(array)
+
+
+def to_float(scalar) -> float:
+    """A 0-d array or Python number -> Python float (one device->host transfer on CuPy)."""
+    return float(to_numpy(scalar))
+
+
+def synchronize() -> None:
+    """Wait until queued device work has finished (CuPy is asynchronous); a no-op on NumPy."""
+    if name == "cupy":
+        xp.cuda.Device().synchronize()
+
+
+# --- im2col / col2im building blocks -------------------------------------------------------
+
+def sliding_windows(x, kernel_size, stride):
+    """A read-only view of all (kh, kw) windows of ``x``: (N, C, H, W) -> (N, C, OH, OW, kh, kw).
+
+    ``OH = (H - kh) // sh + 1`` (and likewise OW). No data is copied: the view reuses x's memory
+    with extra strides, which is what makes im2col a single reshape away.
+    """
+    kh, kw = kernel_size
+    sh, sw = stride
+    n, c, h, w = x.shape
+    out_h, out_w = (h - kh) // sh + 1, (w - kw) // sw + 1
+    s_n, s_c, s_h, s_w = x.strides
+    shape = (n, c, out_h, out_w, kh, kw)
+    strides = (s_n, s_c, s_h * sh, s_w * sw, s_h, s_w)
+    return xp.lib.stride_tricks.as_strided(x, shape, strides)
+
+
+def scatter_add(target, indices, values) -> None:
+    """``target[indices] += values`` where repeated indices accumulate (unbuffered add)."""
+    if name == "cupy":
+        import cupyx
+        cupyx.scatter_add(target, indices, values)
+    else:
+        numpy.add.at(target, indices, values)

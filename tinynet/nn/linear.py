@@ -1,0 +1,69 @@
+"""Linear (fully connected) layer and Flatten."""
+from __future__ import annotations
+
+from tinynet import backend
+from tinynet.nn.checks import ShapeError, check_batch, check_float
+from tinynet.nn.init import uniform_fan_in
+from tinynet.nn.module import Module, Parameter
+
+
+class Linear(Module):
+    """``y = x @ W.T + b``.
+
+    Shapes: x (N, in_features) -> y (N, out_features); any leading axes (*, in_features) work
+    too, as in PyTorch. ``weight`` is (out_features, in_features) like PyTorch's, ``bias``
+    (out_features,). Init: PyTorch's default, U(-1/sqrt(in), 1/sqrt(in)) for both.
+
+    Backward, with g = dL/dy of shape (N, out):
+        dL/dx = g @ W              (N, in)
+        dL/dW = g.T @ x            (out, in)   -- a sum over the batch of outer products
+        dL/db = g.sum(axis=0)      (out,)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype=backend.DEFAULT_DTYPE):
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(f"Linear: in_features and out_features must be positive, "
+                             f"got {in_features} and {out_features}")
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(uniform_fan_in((out_features, in_features), in_features, dtype))
+        self.bias = Parameter(uniform_fan_in((out_features,), in_features, dtype)) if bias else None
+        self.x = None   # the input, kept for dL/dW
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
+
+    def forward(self, x):
+        if getattr(x, "ndim", 0) < 1 or x.shape[-1] != self.in_features:
+            raise ShapeError(f"{self!r}: expected input of shape (N, {self.in_features}), "
+                             f"got {tuple(getattr(x, 'shape', ()))}")
+        check_batch(self, x)
+        check_float(self, x, self.weight.data.dtype)
+        self.x = x
+        y = x @ self.weight.data.T
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
+    def backward(self, grad_out):
+        x2d = self.x.reshape(-1, self.in_features)
+        g2d = grad_out.reshape(-1, self.out_features)
+        self.weight.accumulate_grad(g2d.T @ x2d)
+        if self.bias is not None:
+            self.bias.accumulate_grad(g2d.sum(axis=0))
+        return grad_out @ self.weight.data
+
+
+class Flatten(Module):
+    """(N, d1, d2, ...) -> (N, d1*d2*...). Backward reshapes the gradient back."""
+
+    def __init__(self):
+        self.input_shape = None
+
+    def forward(self, x):
+        check_batch(self, x)
+        self.input_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_out):
+        return grad_out.reshape(self.input_shape)
