@@ -33,7 +33,7 @@ _seed = 0
 
 
 class BackendError(RuntimeError):
-    """The requested backend cannot be used on this machine (the message says why and what to do)."""
+    """The requested backend cannot be used here (the message says why and what to do)."""
 
 
 def _import_cupy():
@@ -112,7 +112,7 @@ def to_device(array, dtype=None):
 
 
 def to_numpy(array):
-    """Any array (NumPy, CuPy, Python scalar) -> NumPy array on the host. Explicit, never implicit."""
+    """Any array (NumPy, CuPy, Python scalar) -> NumPy array on the host, explicitly."""
     if isinstance(array, numpy.ndarray):
         return array
     get = getattr(array, "get", None)          # cupy.ndarray.get() copies device -> host

@@ -48,7 +48,8 @@ class GradcheckReport:
         return self.max_error < tolerance
 
     def __str__(self):
-        return "\n".join(f"{name:>24}: relative error {err:.3e}" for name, err in self.errors.items())
+        return "\n".join(f"{name:>24}: relative error {error:.3e}"
+                         for name, error in self.errors.items())
 
 
 def relative_error(analytic, numeric) -> float:

@@ -21,7 +21,7 @@ from tinynet import backend
 
 
 class Parameter:
-    """A trainable array ``data`` and its gradient ``grad`` (same shape; ``None`` until backward)."""
+    """A trainable array ``data`` and its gradient ``grad`` (same shape; None until backward)."""
 
     __slots__ = ("data", "grad")
 

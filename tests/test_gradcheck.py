@@ -1,0 +1,60 @@
+import numpy as np
+
+from tinynet.gradcheck import check_module, numerical_gradient, relative_error
+from tinynet.nn import Linear, Module
+
+
+def test_numerical_gradient_of_a_known_function():
+    x = np.array([1.0, -2.0, 3.0])
+    grad = numerical_gradient(lambda: (x ** 3).sum(), x)
+    np.testing.assert_allclose(grad, 3 * x ** 2, rtol=1e-8)
+    np.testing.assert_array_equal(x, [1.0, -2.0, 3.0])   # restored after perturbation
+
+
+def test_relative_error_is_zero_for_equal_and_large_for_different():
+    assert relative_error(np.ones(3), np.ones(3)) == 0.0
+    assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert relative_error(np.ones(3), -np.ones(3)) == 1.0
+
+
+class WrongTransposeLinear(Linear):
+    """A plausible bug: the input gradient uses W.T instead of W (only runs when square)."""
+
+    def backward(self, grad_out):
+        super().backward(grad_out)
+        return grad_out @ self.weight.data.T
+
+
+class ForgottenBiasGrad(Linear):
+    def backward(self, grad_out):
+        self.weight.accumulate_grad(grad_out.T @ self.x)
+        return grad_out @ self.weight.data
+
+
+def test_gradcheck_catches_a_wrong_backward(rng):
+    x = rng.standard_normal((3, 4))
+    assert check_module(Linear(4, 4), x).passed()
+    report = check_module(WrongTransposeLinear(4, 4), x)
+    assert report.errors["input"] > 1e-2 and report.errors["weight"] < 1e-6
+    assert check_module(ForgottenBiasGrad(4, 2), x).errors["bias"] == 1.0
+
+
+def test_gradcheck_leaves_the_callers_module_untouched(rng):
+    layer = Linear(4, 2)
+    before = layer.weight.data.copy()
+    check_module(layer, rng.standard_normal((2, 4)))
+    assert layer.weight.data.dtype == np.float32 and layer.weight.grad is None
+    np.testing.assert_array_equal(layer.weight.data, before)
+
+
+def test_gradcheck_works_for_a_parameterless_module(rng):
+    class Square(Module):
+        def forward(self, x):
+            self.x = x
+            return x * x
+
+        def backward(self, grad_out):
+            return 2 * self.x * grad_out
+
+    report = check_module(Square(), rng.standard_normal((2, 3)))
+    assert list(report.errors) == ["input"] and report.passed()

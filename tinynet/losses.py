@@ -1,0 +1,131 @@
+"""Losses: cross-entropy from logits (fused with log-softmax), MSE and L1, mean-reduced like
+PyTorch's defaults.
+
+A loss is called as ``loss = loss_fn(prediction, target)``, which returns a 0-d array (kept on the
+device: converting it to a Python float is the caller's choice, and costs a transfer on a GPU),
+and ``loss_fn.backward()`` then returns dloss/dprediction, the gradient that starts backprop.
+"""
+from __future__ import annotations
+
+from tinynet import backend
+from tinynet.nn.checks import ShapeError, check_batch, check_float
+
+
+class Loss:
+    """Base: ``__call__`` is ``forward``; subclasses keep what ``backward`` needs."""
+
+    def __call__(self, prediction, target):
+        return self.forward(prediction, target)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class CrossEntropyLoss(Loss):
+    """Cross-entropy between logits (N, C) and either integer class labels (N,) in [0, C) or
+    probability / one-hot targets (N, C), averaged over the batch. Equals PyTorch's
+    ``nn.CrossEntropyLoss()`` for both target kinds.
+
+        L = -(1/N) sum_n sum_c t_nc log softmax(z_n)_c
+
+    Backward (fused with the softmax): with p = softmax(z),
+        dL/dz_nc = (p_nc * sum_c' t_nc' - t_nc) / N,
+    which for one-hot or probability targets (rows summing to 1) is ``(p - t) / N``: the famous
+    "softmax minus one-hot". Fusing avoids the softmax Jacobian and the log of tiny numbers.
+    """
+
+    def __init__(self):
+        self.probs = None
+        self.target = None
+
+    def forward(self, logits, target):
+        xp = backend.xp
+        _check_logits(self, logits)
+        n, num_classes = logits.shape
+        # log softmax(z) = (z - max z) - log(sum exp(z - max z)): shifting by the max keeps exp()
+        # from overflowing, and the analytic log keeps tiny probabilities from becoming log(0).
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = xp.exp(shifted)
+        sum_exp = exp.sum(axis=1, keepdims=True)
+        log_sum_exp = xp.log(sum_exp)
+        if xp.issubdtype(target.dtype, xp.integer):
+            _check_labels(self, target, n, num_classes)
+            loss = (log_sum_exp[:, 0] - shifted[xp.arange(n), target]).mean()
+        else:
+            if target.shape != logits.shape:
+                raise ShapeError(f"{self!r}: probability targets must have the logits' shape "
+                                 f"{tuple(logits.shape)}, got {tuple(target.shape)}")
+            loss = -(target * (shifted - log_sum_exp)).sum() / n
+        exp /= sum_exp
+        self.probs, self.target = exp, target
+        return loss
+
+    def backward(self, grad_out=1.0):
+        xp = backend.xp
+        n = self.probs.shape[0]
+        if xp.issubdtype(self.target.dtype, xp.integer):
+            grad = self.probs.copy()
+            grad[xp.arange(n), self.target] -= 1
+        else:
+            grad = self.probs * self.target.sum(axis=1, keepdims=True) - self.target
+        grad *= grad_out / n
+        return grad
+
+
+class MSELoss(Loss):
+    """Mean squared error ``L = mean((y - t)^2)`` over all elements (PyTorch's default).
+    Shapes: prediction and target identical. Backward: ``dL/dy = 2 (y - t) / numel``."""
+
+    def __init__(self):
+        self.diff = None
+
+    def forward(self, prediction, target):
+        _check_pair(self, prediction, target)
+        self.diff = prediction - target
+        return (self.diff * self.diff).mean()
+
+    def backward(self, grad_out=1.0):
+        return self.diff * (2.0 * grad_out / self.diff.size)
+
+
+class L1Loss(Loss):
+    """Mean absolute error ``L = mean(|y - t|)`` over all elements (PyTorch's default).
+    Backward: ``dL/dy = sign(y - t) / numel`` (0 where y == t, as in PyTorch)."""
+
+    def __init__(self):
+        self.sign = None
+
+    def forward(self, prediction, target):
+        _check_pair(self, prediction, target)
+        diff = prediction - target
+        self.sign = backend.xp.sign(diff)
+        return backend.xp.abs(diff).mean()
+
+    def backward(self, grad_out=1.0):
+        return self.sign * (grad_out / self.sign.size)
+
+
+def _check_logits(loss, logits):
+    if getattr(logits, "ndim", None) != 2:
+        raise ShapeError(f"{loss!r}: expected logits of shape (N, C), "
+                         f"got {tuple(getattr(logits, 'shape', ()))}")
+    check_batch(loss, logits)
+    check_float(loss, logits)
+
+
+def _check_labels(loss, target, n, num_classes):
+    if target.shape != (n,):
+        raise ShapeError(f"{loss!r}: expected integer labels of shape ({n},) for logits of "
+                         f"shape ({n}, {num_classes}), got {tuple(target.shape)}")
+    low, high = int(target.min()), int(target.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"{loss!r}: labels must be in [0, {num_classes - 1}] for "
+                         f"{num_classes} classes, got values in [{low}, {high}]")
+
+
+def _check_pair(loss, prediction, target):
+    check_batch(loss, prediction)
+    check_float(loss, prediction)
+    if target.shape != prediction.shape:
+        raise ShapeError(f"{loss!r}: prediction and target must have the same shape, got "
+                         f"{tuple(prediction.shape)} and {tuple(target.shape)}")
