@@ -1,0 +1,104 @@
+"""What every example script shares: its command-line flags, and a results log that survives
+interruption.
+
+Each finished run is written at once to ``results.jsonl`` in the output folder (the file is
+rewritten through a temporary file and a rename, so it is never half-written). ``--resume``
+skips the runs already there; without it, an existing log is never overwritten.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy
+
+import tinynet
+from tinynet import backend
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
+                        help="where arrays live: numpy (CPU, default) or cupy (CUDA GPU)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding mnist/ and fashion-mnist/ (default: $TINYNET_DATA, "
+                             "then the user cache, downloading there if needed)")
+    parser.add_argument("--out", default=default_out, help=f"output folder (default {default_out})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights, split and shuffling")
+    parser.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: a small subset of the data and 1 epoch")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs already in --out and do only the missing ones")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def setup_backend(parser: argparse.ArgumentParser, args) -> None:
+    """Select and seed the backend, turning a missing CuPy/GPU into a one-line CLI error."""
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    try:
+        backend.use(args.backend)
+    except backend.BackendError as exc:
+        parser.error(str(exc))
+    backend.seed(args.seed)
+
+
+def environment() -> dict:
+    """Versions and machine facts recorded with every run, so a result can be reproduced."""
+    info = {"tinynet": tinynet.__version__, "backend": backend.name,
+            "numpy": numpy.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "cpu_count": os.cpu_count()}
+    if backend.name == "cupy":
+        info["cupy"] = backend.xp.__version__
+    return info
+
+
+class RunLog:
+    """The results of finished runs, one JSON object per line, keyed by ``run_id``."""
+
+    def __init__(self, folder, resume: bool):
+        self.folder = Path(folder)
+        self.path = self.folder / "results.jsonl"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.records = self._read() if self.path.exists() else {}
+        if self.records and not resume:
+            sys.exit(f"{self.path} already holds {len(self.records)} finished runs: pass --resume "
+                     f"to keep them and do only the missing ones, or choose another --out")
+
+    def _read(self) -> dict:
+        records = {}
+        with open(self.path) as handle:
+            for line_number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{self.path}, line {line_number}: not valid JSON ({exc}); "
+                                     f"remove that line to resume") from exc
+                records[record["run_id"]] = record
+        return records
+
+    def __contains__(self, run_id) -> bool:
+        return run_id in self.records
+
+    def add(self, record: dict) -> None:
+        """Store one finished run and write the whole log atomically."""
+        self.records[record["run_id"]] = record
+        fd, tmp_path = tempfile.mkstemp(dir=self.folder, suffix=".jsonl.tmp")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                for each in self.records.values():
+                    handle.write(json.dumps(each) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_path, self.path)
+        except BaseException:
+            if os.path.exists(tmp_path):
+                os.remove(tmp_path)
+            raise

@@ -1,0 +1,212 @@
+"""The training loop every example shares: one step, an evaluation pass, and ``fit``.
+
+    history = fit(model, CrossEntropyLoss(), Adam(model.parameters(), lr=1e-3),
+                  train_loader, epochs=5, val_loader=val_loader)
+    history.epochs[-1]["val_acc"]        # accuracy on the validation set after the last epoch
+
+One training step is the whole of backprop in four lines (see :func:`train_step`). ``fit``
+adds bookkeeping around it: the loss of every step, per-epoch train loss/accuracy (running
+averages over the epoch, measured in training mode, as the original notebooks did) and
+validation loss/accuracy (a separate pass in eval mode), a progress bar, callbacks, and
+divergence handling: when the loss becomes NaN or infinite the run stops cleanly and its
+history says ``status == "diverged"`` and at which step.
+
+Device-to-host transfers are batched: step losses stay on the device and are brought to the
+host together every ``sync_every`` steps (one transfer, which also checks for divergence).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+from tqdm.auto import tqdm
+
+from tinynet import backend
+
+
+@dataclass
+class History:
+    """What a run produced: ``step_loss`` (loss of every optimisation step), ``epochs`` (one dict
+    per epoch: epoch, train_loss, train_acc, train_seconds, val_loss, val_acc), ``status``
+    ("completed", "diverged" or "stopped" by a callback), ``diverged_at_step`` and
+    ``steps_per_epoch`` (to plot step losses against epochs)."""
+
+    step_loss: list = field(default_factory=list)
+    epochs: list = field(default_factory=list)
+    status: str = "completed"
+    diverged_at_step: int = None
+    steps_per_epoch: int = None
+    extra: dict = field(default_factory=dict)   # what callbacks record (e.g. gradient norms)
+
+    def last(self, key: str, default=None):
+        """The most recent epoch's value of ``key`` (e.g. "val_acc")."""
+        return self.epochs[-1].get(key, default) if self.epochs else default
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "History":
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+class Callback:
+    """Hooks into :func:`fit`; override what you need. ``on_epoch_end`` returning True stops
+    training (the history's status becomes "stopped")."""
+
+    def on_after_backward(self, model, step: int, history: History) -> None:
+        """Called after backward, before the optimizer step: gradients are in ``param.grad``."""
+
+    def on_epoch_end(self, epoch: int, record: dict, history: History) -> bool:
+        return False
+
+
+class GradientNormLogger(Callback):
+    """Records the global L2 norm of all parameter gradients, sqrt(sum_p ||grad_p||^2), for the
+    first ``max_steps`` steps into ``history.extra["grad_norm"]`` (E6 Q1.6's gradient curve)."""
+
+    def __init__(self, max_steps: int = 100):
+        self.max_steps = max_steps
+
+    def on_after_backward(self, model, step, history):
+        if step >= self.max_steps:
+            return
+        squares = sum((p.grad * p.grad).sum() for p in model.parameters() if p.grad is not None)
+        history.extra.setdefault("grad_norm", []).append(math.sqrt(backend.to_float(squares)))
+
+
+class StopAtAccuracy(Callback):
+    """Stops training once ``record[metric] >= target`` (e.g. val_acc >= 0.85)."""
+
+    def __init__(self, target: float, metric: str = "val_acc"):
+        self.target, self.metric = target, metric
+
+    def on_epoch_end(self, epoch, record, history):
+        value = record.get(self.metric)
+        return value is not None and value >= self.target
+
+
+def train_step(model, loss_fn, optimizer, x, y, after_backward=None):
+    """One step of gradient descent; returns (loss, model output), both still on the device.
+
+    forward -> loss -> backward (the loss's gradient flows back through every layer, each
+    leaving dL/dparam in its parameters' ``.grad``) -> update. ``after_backward()``, if given,
+    runs between backward and update, while the gradients are there to look at.
+    """
+    optimizer.zero_grad()
+    output = model.forward(x)
+    loss = loss_fn(output, y)
+    model.backward(loss_fn.backward())
+    if after_backward is not None:
+        after_backward()
+    optimizer.step()
+    return loss, output
+
+
+def count_correct(output, y):
+    """Number of rows whose arg-max class equals the label (``y`` labels, or one-hot rows)."""
+    labels = y.argmax(axis=1) if y.ndim == 2 else y
+    return (output.argmax(axis=1) == labels).sum()
+
+
+def evaluate(model, loss_fn, loader):
+    """Mean loss and accuracy over ``loader`` in eval mode (the model's mode is restored).
+
+    The loss is averaged per sample, so a last partial batch counts by its size.
+    """
+    was_training = model.training
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    try:
+        for x, y in loader:
+            output = model.forward(x)
+            n = int(x.shape[0])
+            total_loss = total_loss + loss_fn(output, y) * n
+            correct = correct + count_correct(output, y)
+            seen += n
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluate: the loader yielded no batches")
+    return backend.to_float(total_loss) / seen, backend.to_float(correct) / seen
+
+
+def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None,
+        callbacks=(), progress: bool = True, sync_every: int = 200,
+        description: str = "") -> History:
+    """Train for ``epochs`` epochs and return the :class:`History`.
+
+    ``progress``: show a tqdm bar (it is hidden anyway when stderr is not a terminal).
+    ``sync_every``: steps between device->host transfers of the step losses (and checks for
+    divergence); the step at which a NaN/inf loss first appeared is exact regardless.
+    """
+    if epochs < 1:
+        raise ValueError(f"fit: epochs must be >= 1, got {epochs}")
+    steps_per_epoch = len(train_loader)
+    history = History(steps_per_epoch=steps_per_epoch)
+    bar = tqdm(total=epochs * steps_per_epoch, desc=description or "training", unit="step",
+               disable=not progress or None, leave=False, dynamic_ncols=True)
+    step = 0
+    try:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            start = time.perf_counter()
+            pending, loss_sum, correct, seen = [], 0.0, 0, 0
+            for x, y in train_loader:
+                hook = _after_backward_hook(callbacks, model, step, history)
+                loss, output = train_step(model, loss_fn, optimizer, x, y, hook)
+                n = int(x.shape[0])
+                loss_sum = loss_sum + loss * n
+                correct = correct + count_correct(output, y)
+                seen += n
+                pending.append(loss)
+                step += 1
+                bar.update(1)
+                if len(pending) >= sync_every:
+                    diverged = _flush_losses(pending, history, step)
+                    pending = []
+                    if diverged:
+                        break
+            if pending:
+                _flush_losses(pending, history, step)
+            if history.status == "diverged":
+                break
+            record = {"epoch": epoch,
+                      "train_loss": backend.to_float(loss_sum) / seen,
+                      "train_acc": backend.to_float(correct) / seen,
+                      "train_seconds": time.perf_counter() - start}
+            if val_loader is not None:
+                record["val_loss"], record["val_acc"] = evaluate(model, loss_fn, val_loader)
+            history.epochs.append(record)
+            bar.set_postfix({key: f"{value:.4f}" for key, value in record.items()
+                             if key.endswith(("_loss", "_acc"))})
+            if any(callback.on_epoch_end(epoch, record, history) for callback in callbacks):
+                history.status = "stopped"
+                break
+    finally:
+        bar.close()
+    return history
+
+
+def _after_backward_hook(callbacks, model, step, history):
+    if not callbacks:
+        return None
+    return lambda: [callback.on_after_backward(model, step, history) for callback in callbacks]
+
+
+def _flush_losses(pending, history, step) -> bool:
+    """Move pending step losses to the host; mark divergence. Returns True if diverged."""
+    values = backend.to_numpy(backend.xp.stack(pending)).astype(float).tolist()
+    first_step = step - len(values)
+    for offset, value in enumerate(values):
+        if not math.isfinite(value):
+            history.step_loss.extend(values[:offset + 1])
+            history.status, history.diverged_at_step = "diverged", first_step + offset
+            return True
+    history.step_loss.extend(values)
+    return False
