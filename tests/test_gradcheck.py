@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from tinynet.gradcheck import check_module, numerical_gradient, relative_error
 from tinynet.nn import Linear, Module
@@ -58,3 +59,43 @@ def test_gradcheck_works_for_a_parameterless_module(rng):
 
     report = check_module(Square(), rng.standard_normal((2, 3)))
     assert list(report.errors) == ["input"] and report.passed()
+
+
+# --- every layer, on every backend ------------------------------------------------------------
+
+def _layers():
+    from tinynet import backend
+    from tinynet.nn import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten,
+                            LayerNorm, MaxPool2d, ReLU, Sequential, Sigmoid, Softmax, Tanh)
+
+    def reseed():
+        backend.seed(0)
+
+    return {
+        "Linear": (lambda: Linear(4, 3), (2, 4), None),
+        "Conv2d": (lambda: Conv2d(2, 3, 3, stride=2, padding=1), (2, 2, 5, 5), None),
+        "MaxPool2d": (lambda: MaxPool2d(2), (2, 2, 4, 4), None),
+        "AvgPool2d": (lambda: AvgPool2d(3, stride=1, padding=1), (1, 2, 4, 4), None),
+        "BatchNorm1d": (lambda: BatchNorm1d(3), (4, 3), None),
+        "BatchNorm2d": (lambda: BatchNorm2d(2), (2, 2, 3, 3), None),
+        "LayerNorm": (lambda: LayerNorm(4), (3, 4), None),
+        "Dropout": (lambda: Dropout(0.3), (4, 5), reseed),
+        "Flatten": (Flatten, (2, 2, 3), None),
+        "ReLU": (ReLU, (3, 4), None),
+        "Sigmoid": (Sigmoid, (3, 4), None),
+        "Tanh": (Tanh, (3, 4), None),
+        "Softmax": (Softmax, (3, 4), None),
+        "small CNN": (lambda: Sequential(
+            Conv2d(1, 2, 3, padding=1, bias=False), BatchNorm2d(2), ReLU(), MaxPool2d(2),
+            Flatten(), Linear(8, 5), Dropout(0.2), LayerNorm(5), Tanh(), Linear(5, 3)),
+            (3, 1, 4, 4), reseed),
+    }
+
+
+@pytest.mark.parametrize("layer_name", list(_layers()))
+def test_every_layer_passes_gradcheck_on_each_backend(layer_name, backend_name):
+    from tinynet import backend
+    make, shape, before_forward = _layers()[layer_name]
+    x = backend.to_device(np.random.default_rng(0).standard_normal(shape))
+    report = check_module(make(), x, before_forward=before_forward)
+    assert report.passed(1e-6), f"{layer_name} on {backend_name}:\n{report}"

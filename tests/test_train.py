@@ -136,3 +136,15 @@ def test_mnist_mlp_reaches_93_percent_in_one_epoch():
     test = DataLoader(prepare_images(test_images, flatten=True), test_labels, 1000)
     _, accuracy = evaluate(model, CrossEntropyLoss(), test)
     assert accuracy > 0.93   # measured 94.4% (seed 0); a wrong backward stays far below
+
+
+def test_small_cnn_overfits_a_tiny_batch(rng):
+    from tinynet.nn import BatchNorm2d, Conv2d, Flatten, MaxPool2d
+    x = rng.standard_normal((8, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 4, 8)
+    model = Sequential(Conv2d(1, 4, 3, padding=1), BatchNorm2d(4), ReLU(), MaxPool2d(2),
+                       Flatten(), Linear(64, 4))
+    optimizer, loss_fn = Adam(model.parameters(), lr=1e-2), CrossEntropyLoss()
+    for _ in range(150):
+        loss, output = train_step(model, loss_fn, optimizer, x, y)
+    assert float(loss) < 5e-2 and (output.argmax(axis=1) == y).all()

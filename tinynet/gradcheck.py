@@ -16,6 +16,9 @@ differences drown in rounding); the comparison is the relative error
     ||analytic - numeric|| / (||analytic|| + ||numeric||),
 
 which is ~1e-10 for a correct backward in float64 and ~1e-1 or worse for a wrong one.
+One caveat: a gradient that is exactly zero in theory (a bias followed by BatchNorm, whose
+mean subtraction cancels it) compares rounding noise with rounding noise and reports an error
+near 1; look at the magnitudes (``numerical_gradient``) before blaming the backward.
 
 Typical use, from a test or a notebook::
 
@@ -33,6 +36,7 @@ import numpy
 from tinynet import backend
 
 DEFAULT_EPS = 1e-6
+UPSTREAM_STREAM = 0x6A4D
 
 
 @dataclass
@@ -94,8 +98,11 @@ def check_module(module, x, eps: float = DEFAULT_EPS, seed: int = 0,
     """
     module = _float64_copy(module)
     x = backend.to_device(x, dtype=numpy.float64).copy()
-    upstream = backend.to_device(
-        numpy.random.default_rng(seed).standard_normal(_output_shape(module, x, before_forward)))
+    # The upstream gradient has a random stream of its own: drawn from default_rng(seed) it
+    # would equal an input drawn the same way, and e.g. BatchNorm's input gradient along its
+    # own normalised input is exactly zero, which would leave nothing to check.
+    upstream = backend.to_device(numpy.random.default_rng([seed, UPSTREAM_STREAM]).standard_normal(
+        _output_shape(module, x, before_forward)))
 
     def loss():
         if before_forward is not None:
