@@ -16,12 +16,14 @@ A configuration shared by several studies (the base) is trained once and shown i
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 from tinynet import backend
 from tinynet.data import DataLoader, load_mnist, one_hot, prepare_images, train_val_split
-from tinynet.experiment import RunLog, add_common_arguments, environment, setup_backend
+from tinynet.experiment import (RunLog, add_common_arguments, command_line, report_header,
+                                run_missing, setup_backend)
 from tinynet.losses import CrossEntropyLoss, L1Loss, MSELoss
 from tinynet.nn import Linear, ReLU, Sequential
 from tinynet.optim import Adam
@@ -113,57 +115,32 @@ def main(argv=None):
     studies = list(STUDIES) if args.study == "all" else [args.study]
     log = RunLog(args.out, resume=args.resume)
     split = load_split(args.data_dir, args.seed, args.quick)
-    plan = list(planned_runs(studies, epochs, args.seed, args.quick))
+    cells = list(planned_runs(studies, epochs, args.seed, args.quick))
     started = time.perf_counter()
-    for study, value, config in plan:
-        key = run_id(config)
-        if key in log:
-            continue
-        print(f"[{study}] {STUDIES[study][0]}={value}: training", flush=True)
-        run_started = time.perf_counter()
-        history = train_one(config, split, progress=not args.quiet)
-        log.add({"run_id": key, "config": config, "history": history.to_dict(),
-                 "wall_seconds": time.perf_counter() - run_started, "environment": environment()})
-        final = history.last("val_acc")
-        print(f"[{study}] {STUDIES[study][0]}={value}: {history.status}, final val acc "
-              f"{'-' if final is None else f'{100 * final:.2f}%'}", flush=True)
-    write_report(Path(args.out), log, plan, time.perf_counter() - started, argv_text(args))
+
+    def train(config):
+        return train_one(config, split, progress=not args.quiet), {}
+
+    plan = {run_id(config): config for _, _, config in cells}   # the base config runs once
+    run_missing(log, plan.items(), train, label=run_id)
+    command = command_line("mlp_sweep.py", sys.argv[1:] if argv is None else argv)
+    write_report(Path(args.out), log, cells, time.perf_counter() - started, command)
     print(f"report: {Path(args.out) / 'report.md'}")
-
-
-def argv_text(args) -> str:
-    parts = ["python examples/mlp_sweep.py", f"--backend {args.backend}"]
-    if args.study != "all":
-        parts.append(f"--study {args.study}")
-    if args.epochs:
-        parts.append(f"--epochs {args.epochs}")
-    if args.quick:
-        parts.append("--quick")
-    if args.seed:
-        parts.append(f"--seed {args.seed}")
-    return " ".join(parts)
 
 
 # --- report ---------------------------------------------------------------------------------
 
-def write_report(out: Path, log: RunLog, plan, session_seconds: float, command: str) -> None:
+def write_report(out: Path, log: RunLog, cells, session_seconds: float, command: str) -> None:
     by_study = {}
-    for study, value, config in plan:
-        record = log.records[run_id(config)]
-        by_study.setdefault(study, []).append((value, record))
-    env = next(iter(log.records.values()))["environment"]
-    lines = [
-        "# E3: one factor at a time (MLP on MNIST, Adam)", "",
-        f"Command: `{command}`  ",
-        f"Machine: {env['cpu_count']} CPU cores, {env['platform']}; backend {env['backend']}, "
-        f"tinynet {env['tinynet']}, numpy {env['numpy']}, Python {env['python']}.  ",
-        f"Training wall time (sum over the runs below, each trained once): "
-        f"{sum(r['wall_seconds'] for r in log.records.values()) / 60:.1f} min; "
-        f"this invocation: {session_seconds / 60:.1f} min.", "",
+    for study, value, config in cells:
+        by_study.setdefault(study, []).append((value, log.records[run_id(config)]))
+    lines = report_header("E3: one factor at a time (MLP on MNIST, Adam)", log, command,
+                          session_seconds) + [
         "Data: MNIST training set /255, flattened, seeded 80/20 split (48,000 train / 12,000 "
         "val); every run starts from the same seed. Base: Adam lr 0.01, batch 64, one hidden "
         "layer of 128 ReLU units, cross-entropy. Train accuracy is the running accuracy over "
-        "each epoch (training mode); val accuracy is measured after each epoch in eval mode.", "",
+        "each epoch (training mode); val accuracy is measured after each epoch in eval mode. "
+        "The base configuration appears in every study but was trained once.", "",
     ]
     for study, rows in by_study.items():
         factor = STUDIES[study][0]

@@ -11,8 +11,10 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy
@@ -102,3 +104,41 @@ class RunLog:
             if os.path.exists(tmp_path):
                 os.remove(tmp_path)
             raise
+
+
+def run_missing(log: RunLog, plan, train, label=lambda config: "") -> None:
+    """Train every ``(run_id, config)`` of ``plan`` that ``log`` does not hold yet, and store each
+    as soon as it finishes. ``train(config)`` returns ``(history, results)``: the run's History
+    and a dict of what was measured after training (e.g. test accuracy)."""
+    for key, config in plan:
+        if key in log:
+            continue
+        print(f"{label(config) or key}: training", flush=True)
+        started = time.perf_counter()
+        history, results = train(config)
+        log.add({"run_id": key, "config": config, "history": history.to_dict(),
+                 "results": results, "wall_seconds": time.perf_counter() - started,
+                 "environment": environment()})
+        summary = ", ".join(f"{name} {value:.4f}" for name, value in results.items()
+                            if isinstance(value, float))
+        print(f"{label(config) or key}: {history.status}{', ' + summary if summary else ''}",
+              flush=True)
+
+
+def command_line(script: str, argv) -> str:
+    """The command that reproduces a report: ``python examples/<script> <arguments>``."""
+    return " ".join(["python", f"examples/{script}", *map(shlex.quote, argv)])
+
+
+def report_header(title: str, log: RunLog, command: str, session_seconds: float) -> list:
+    """The first lines of every report.md: title, command, machine, versions and wall times."""
+    env = next(iter(log.records.values()))["environment"]
+    total = sum(record["wall_seconds"] for record in log.records.values())
+    return [
+        f"# {title}", "",
+        f"Command: `{command}`  ",
+        f"Machine: {env['cpu_count']} CPU cores, {env['platform']}; backend {env['backend']}, "
+        f"tinynet {env['tinynet']}, numpy {env['numpy']}, Python {env['python']}.  ",
+        f"Wall time: {total / 60:.1f} min summed over the {len(log.records)} runs "
+        f"(training and evaluation); this invocation {session_seconds / 60:.1f} min.", "",
+    ]

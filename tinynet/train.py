@@ -114,13 +114,16 @@ def count_correct(output, y):
     return (output.argmax(axis=1) == labels).sum()
 
 
-def evaluate(model, loss_fn, loader):
+def evaluate(model, loss_fn, loader, train_mode: bool = False):
     """Mean loss and accuracy over ``loader`` in eval mode (the model's mode is restored).
 
     The loss is averaged per sample, so a last partial batch counts by its size.
+    ``train_mode=True`` evaluates in training mode instead (BatchNorm uses the batch's
+    statistics and updates its running ones, Dropout drops): a common bug, useful only to
+    reproduce results that had it; pass a copy of the model (``model.copy()``).
     """
     was_training = model.training
-    model.eval()
+    model.train(train_mode)
     total_loss, correct, seen = 0.0, 0, 0
     try:
         for x, y in loader:
