@@ -8,7 +8,7 @@ optimizer, cross-entropy. Models: plain 784-500-10; +BN (BatchNorm1d after the R
     python examples/optimizer_study.py --backend cupy
     python examples/optimizer_study.py --quick         # smoke test: 2k/1k samples, 1 epoch
 
-Writes to --out: results.jsonl (a line per finished run), loss_curves.png and report.md with
+Writes to --out: results.jsonl (a line per finished run), loss_curves_*.png and report.md with
 the test-accuracy table next to the original's. Test accuracy is measured in eval mode; the
 original tested in training mode (a bug), so that is measured too, on a copy of the model.
 """
@@ -125,11 +125,12 @@ def write_report(out: Path, log: RunLog, configs, session_seconds: float, comman
         "(on a copy of the trained model):", "",
         _table(records, "test_acc_train_mode", with_original=True), "",
         "## Training loss per step", "",
-        "![loss curves](loss_curves.png)", "",
+        "Means of consecutive chunks of 10 steps (the original logged every 100 steps).", "",
+        *[f"![{model} loss curves]({_loss_plot_name(model)})" for model in MODELS], "",
         "## Seconds per epoch (training only)", "",
         _seconds_table(records), "",
     ]
-    _plot(records, out / "loss_curves.png")
+    _plot(records, out)
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
@@ -160,9 +161,18 @@ def _seconds_table(records):
     return "\n".join(rows)
 
 
-def _plot(records, path):
-    histories = {key: History.from_dict(record["history"]) for key, record in records.items()}
-    plot_step_losses(histories, path, "E1: training loss per step (chunk means)")
+def _loss_plot_name(model: str) -> str:
+    return f"loss_curves_{model.strip('+').replace('+', '_').lower()}.png"
+
+
+def _plot(records, out: Path):
+    """One figure per model, its four optimizers together."""
+    for model in MODELS:
+        histories = {optimizer: History.from_dict(records[f"{model} {optimizer}"]["history"])
+                     for optimizer in OPTIMIZERS}
+        steps = len(next(iter(histories.values())).step_loss)
+        plot_step_losses(histories, out / _loss_plot_name(model),
+                         f"E1 {model}: training loss per step", max_points=max(steps // 10, 1))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ def test_quick_run_of_all_twelve_cells(tmp_path):
     assert by_id["plain RMSprop"]["test_acc"] > 0.6          # 2k samples, 1 epoch
     # no BatchNorm or Dropout: training-mode evaluation changes nothing
     assert by_id["plain Adam"]["test_acc"] == by_id["plain Adam"]["test_acc_train_mode"]
-    assert (tmp_path / "loss_curves.png").stat().st_size > 10_000
+    for model in ("plain", "bn", "bn_do"):
+        assert (tmp_path / f"loss_curves_{model}.png").stat().st_size > 10_000
     report = (tmp_path / "report.md").read_text()
     assert "(78.47)" in report and "training mode" in report
