@@ -1,10 +1,13 @@
 """Shared fixtures: every test starts on the NumPy backend with a fixed seed; tests that take the
-``backend_name`` fixture run once per backend, the CuPy case skipped with a reason when no GPU."""
+``backend_name`` fixture run once per backend: "numpy"; "cupy-shaped", CuPy API checks (no GPU
+code executed: NumPy arithmetic under CuPy's API and transfer rules, tests/cupy_shaped.py); and
+"cupy", a real GPU, skipped with the reason when there is none."""
 import os
 
 import numpy as np
 import pytest
 
+from tests import cupy_shaped
 from tinynet import backend
 
 
@@ -29,12 +32,17 @@ def _fresh_backend():
     backend.use("numpy")
 
 
-@pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+@pytest.fixture(params=["numpy", pytest.param(cupy_shaped.NAME, marks=pytest.mark.cupy_api),
+                        pytest.param("cupy", marks=pytest.mark.gpu)])
 def backend_name(request):
-    """Run the test on each backend; CuPy is skipped (with the reason) where it cannot run."""
+    """Run the test on each backend; CuPy is skipped (with the reason) where it cannot run.
+    "cupy-shaped" runs everywhere: CuPy API checks (no GPU code executed)."""
     if request.param == "cupy" and CUPY_SKIP_REASON:
         pytest.skip(f"no GPU backend here: {CUPY_SKIP_REASON}")
-    backend.use(request.param)
+    if request.param == cupy_shaped.NAME:
+        cupy_shaped.activate()
+    else:
+        backend.use(request.param)
     backend.seed(0)
     return request.param
 

@@ -1,10 +1,22 @@
 import builtins
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests import cupy_api, cupy_shaped
+from tests.conftest import CUPY_SKIP_REASON
 from tinynet import backend
+
+ROOT = Path(__file__).resolve().parents[1]
+CUPY_INSTALLED = cupy_api.installed_cupy() is not None
+NO_DEVICE = CUPY_INSTALLED and CUPY_SKIP_REASON is not None
+needs_cupy_without_gpu = pytest.mark.skipif(
+    not NO_DEVICE, reason="needs CuPy installed on a machine without a usable GPU "
+                          "(pip install cupy-cuda12x installs here; CI has it)")
 
 
 def test_numpy_is_the_default():
@@ -77,3 +89,80 @@ def test_scatter_add_accumulates_repeated_indices():
     target = np.zeros(4)
     backend.scatter_add(target, np.array([0, 2, 2, 3]), np.array([1.0, 2.0, 3.0, 4.0]))
     np.testing.assert_array_equal(target, [1, 0, 5, 4])
+
+
+def test_use_module_installs_another_array_module_under_its_name():
+    backend.use_module(cupy_shaped.xp, "cupy-shaped")
+    assert backend.xp is cupy_shaped.xp and backend.name == "cupy-shaped"
+    assert isinstance(backend.random_uniform((2,)), cupy_shaped.xp.ndarray)
+    backend.use("numpy")
+    assert backend.xp is np
+
+
+# --- selection errors for real: a fresh interpreter, the real import system, real CuPy --------
+
+# Makes ``import cupy`` fail exactly as it does where CuPy is not installed.
+HIDE_CUPY = """
+import importlib.abc, sys
+class NoCupy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "cupy" or name.startswith("cupy."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NoCupy())
+"""
+
+
+def run_python(*args, code=None, cwd=ROOT):
+    """Run ``python args...`` (or ``python -c code``) in a fresh interpreter."""
+    command = [sys.executable] + (["-c", code] if code else list(args))
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+def run_example_without_cupy(script, *args):
+    return run_python(code=HIDE_CUPY + f"import runpy, sys; sys.argv = {[script, *args]!r}; "
+                                       f"runpy.run_path({script!r}, run_name='__main__')")
+
+
+def test_without_cupy_use_says_what_to_install():
+    result = run_python(code=HIDE_CUPY + "from tinynet import backend; backend.use('cupy')")
+    assert "BackendError: backend 'cupy' requested but CuPy is not installed" in result.stderr
+    assert "tinynet[cuda12]" in result.stderr and "tinynet[cuda13]" in result.stderr
+
+
+def test_example_cli_without_cupy_fails_at_start_with_one_line(tmp_path):
+    result = run_example_without_cupy("examples/mlp_sweep.py", "--backend", "cupy", "--quick",
+                                      "--out", str(tmp_path))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("mlp_sweep.py: error: backend 'cupy' requested but CuPy is "
+                                    "not installed. Install the wheel matching your CUDA driver")
+    assert list(tmp_path.iterdir()) == []          # failed before doing anything
+
+
+@needs_cupy_without_gpu
+def test_with_cupy_but_no_gpu_use_says_check_the_driver():
+    with pytest.raises(backend.BackendError, match=r"CuPy is installed, but no usable CUDA "
+                       r"device was found \(CUDARuntimeError: .*\)\. Check `nvidia-smi`"):
+        backend.use("cupy")
+    assert backend.name == "numpy"
+
+
+@needs_cupy_without_gpu
+def test_example_cli_with_cupy_but_no_gpu_fails_at_start_with_one_line(tmp_path):
+    """The command a user types, unchanged."""
+    result = run_python("examples/mlp_sweep.py", "--backend", "cupy", "--quick", "--out",
+                        str(tmp_path))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("mlp_sweep.py: error: backend 'cupy' requested and CuPy is "
+                                    "installed, but no usable CUDA device was found")
+    assert "nvidia-smi" in result.stderr and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(CUPY_SKIP_REASON is None, reason="a GPU is present: the benchmark would run")
+def test_gpu_benchmark_without_a_gpu_exits_with_one_line():
+    result = run_python("benchmarks/gpu_epoch.py")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("gpu_epoch: nothing to time here: backend 'cupy' requested")
+    assert result.stderr.count("\n") == 1

@@ -293,7 +293,7 @@ def train(optimizer, params, steps, seed):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("optimizer_class", OPTIMIZERS)
-def test_state_dict_round_trip_resumes_bit_identically(optimizer_class, dtype):
+def test_state_dict_round_trip_resumes_bit_identically(optimizer_class, dtype, backend_name):
     params = make_params(dtype)
     optimizer = optimizer_class(params, **FULL_OPTIONS[optimizer_class])
     train(optimizer, params, steps=4, seed=1)

@@ -25,17 +25,18 @@ def small_mlp():
     return Sequential(Linear(2, 16), ReLU(), Linear(16, 3))
 
 
-def test_mlp_overfits_a_tiny_batch(rng):
-    x = rng.standard_normal((8, 20)).astype(np.float32)
+def test_mlp_overfits_a_tiny_batch(rng, backend_name):
     y = rng.integers(0, 5, 8)
+    x, y_device = backend.to_device(rng.standard_normal((8, 20)), np.float32), backend.to_device(y)
     model = Sequential(Linear(20, 32), ReLU(), Linear(32, 5))
     optimizer, loss_fn = Adam(model.parameters(), lr=1e-2), CrossEntropyLoss()
     for _ in range(200):
-        loss, output = train_step(model, loss_fn, optimizer, x, y)
-    assert float(loss) < 1e-2 and (output.argmax(axis=1) == y).all()
+        loss, output = train_step(model, loss_fn, optimizer, x, y_device)
+    assert backend.to_float(loss) < 1e-2
+    assert (backend.to_numpy(output).argmax(axis=1) == y).all()
 
 
-def test_fit_records_every_step_and_epoch():
+def test_fit_records_every_step_and_epoch(backend_name):
     x, y = blobs()
     loader = DataLoader(x, y, batch_size=32, shuffle=True)
     model = small_mlp()
@@ -98,7 +99,7 @@ def test_gradient_norm_is_the_global_l2_norm(rng):
     assert history.extra["grad_norm"][0] == pytest.approx(expected, rel=1e-5)
 
 
-def test_evaluate_weights_partial_batches_and_restores_mode():
+def test_evaluate_weights_partial_batches_and_restores_mode(backend_name):
     x, y = blobs(10)
     model = small_mlp()
     per_sample = evaluate(model, CrossEntropyLoss(), DataLoader(x, y, 1))
@@ -138,13 +139,14 @@ def test_mnist_mlp_reaches_93_percent_in_one_epoch():
     assert accuracy > 0.93   # measured 94.4% (seed 0); a wrong backward stays far below
 
 
-def test_small_cnn_overfits_a_tiny_batch(rng):
+def test_small_cnn_overfits_a_tiny_batch(rng, backend_name):
     from tinynet.nn import BatchNorm2d, Conv2d, Flatten, MaxPool2d
-    x = rng.standard_normal((8, 1, 8, 8)).astype(np.float32)
+    x = backend.to_device(rng.standard_normal((8, 1, 8, 8)), np.float32)
     y = rng.integers(0, 4, 8)
     model = Sequential(Conv2d(1, 4, 3, padding=1), BatchNorm2d(4), ReLU(), MaxPool2d(2),
                        Flatten(), Linear(64, 4))
     optimizer, loss_fn = Adam(model.parameters(), lr=1e-2), CrossEntropyLoss()
     for _ in range(150):
-        loss, output = train_step(model, loss_fn, optimizer, x, y)
-    assert float(loss) < 5e-2 and (output.argmax(axis=1) == y).all()
+        loss, output = train_step(model, loss_fn, optimizer, x, backend.to_device(y))
+    assert backend.to_float(loss) < 5e-2
+    assert (backend.to_numpy(output).argmax(axis=1) == y).all()

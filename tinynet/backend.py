@@ -9,7 +9,10 @@ so switching is one call made before the model is built::
 
 Everything that differs between NumPy and CuPy lives here and only here: moving arrays
 between host and device, random numbers, strided windows (im2col), scatter-add, and
-synchronisation for timing. The rest of tinynet never imports NumPy for array math.
+synchronisation for timing. Code that runs on CuPy must stay inside CuPy's API and never convert
+a device array implicitly (``float(a)``, ``numpy.asarray(a)``): tests/test_cupy_conformance.py
+and the "cupy-shaped" test backend (tests/cupy_shaped.py) check both without a GPU.
+The rest of tinynet never imports NumPy for array math.
 
 Random numbers come from two seeded generators:
 - a host ``numpy.random.Generator`` for weight initialisation and data shuffling, so that the
@@ -67,14 +70,24 @@ def use(backend_name: str) -> None:
     Call it before building a model: parameters are created on the backend active then.
     Raises :class:`BackendError` naming what is missing (CuPy itself, or a CUDA device).
     """
-    global xp, name, _device_rng
     if backend_name == "numpy":
         module = numpy
     elif backend_name == "cupy":
         module = _import_cupy()
     else:
         raise ValueError(f"unknown backend {backend_name!r}: expected 'numpy' or 'cupy'")
-    xp, name = module, backend_name
+    use_module(module, backend_name)
+
+
+def use_module(module, module_name: str) -> None:
+    """Make ``module`` the array module, under the name ``module_name``.
+
+    :func:`use` calls this with NumPy or CuPy. Tests call it with a stand-in that has CuPy's
+    API on top of NumPy (tests/cupy_shaped.py, named "cupy-shaped"), to run tinynet on CuPy's
+    rules without a GPU. ``module`` must provide what tinynet uses of CuPy's namespace.
+    """
+    global xp, name, _device_rng
+    xp, name = module, module_name
     _device_rng = _make_device_rng(_seed)
 
 
@@ -101,6 +114,23 @@ def random_uniform(shape, dtype=DEFAULT_DTYPE):
     return _device_rng.random(shape, dtype=dtype)
 
 
+def rng_state() -> dict:
+    """Where both generators stand, as plain JSON-able data (for checkpoints). The device
+    generator is included on NumPy only: CuPy keeps its generator's state on the GPU."""
+    state = {"host": _host_rng.bit_generator.state}
+    if name == "numpy":
+        state["device"] = _device_rng.bit_generator.state
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Put the generators back where :func:`rng_state` found them. The generators are updated
+    in place, so whatever holds one (a DataLoader with ``seed=None``) follows."""
+    _host_rng.bit_generator.state = state["host"]
+    if name == "numpy" and "device" in state:
+        _device_rng.bit_generator.state = state["device"]
+
+
 # --- moving data ---------------------------------------------------------------------------
 
 def to_device(array, dtype=None):
@@ -119,6 +149,12 @@ def to_numpy(array):
     if get is not None and not isinstance(array, numpy.generic):
         return get()
     return numpy.asarray(array)
+
+
+def on_host(array) -> bool:
+    """True when ``array`` is in host memory (a NumPy array or scalar), where reading its values
+    is free; reading a device array's values is a device->host transfer that waits for the GPU."""
+    return isinstance(array, (numpy.ndarray, numpy.generic))
 
 
 def to_float(scalar) -> float:
@@ -151,9 +187,8 @@ def sliding_windows(x, kernel_size, stride):
 
 
 def scatter_add(target, indices, values) -> None:
-    """``target[indices] += values`` where repeated indices accumulate (unbuffered add)."""
-    if name == "cupy":
-        import cupyx
-        cupyx.scatter_add(target, indices, values)
-    else:
-        numpy.add.at(target, indices, values)
+    """``target[indices] += values`` where repeated indices accumulate (unbuffered add).
+
+    ``target[indices] += values`` alone would add only once per repeated index. NumPy and CuPy
+    (>= 12) both have the unbuffered form as ``add.at``."""
+    xp.add.at(target, indices, values)

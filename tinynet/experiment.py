@@ -3,17 +3,21 @@ interruption.
 
 Each finished run is written at once to ``results.jsonl`` in the output folder (the file is
 rewritten through a temporary file and a rename, so it is never half-written). ``--resume``
-skips the runs already there; without it, an existing log is never overwritten.
+skips the runs already there; without it, an existing log is never overwritten. Ctrl-C or
+SIGTERM during the runs ends the script with one line saying how many runs are kept.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import shlex
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,8 +49,8 @@ def setup_backend(parser: argparse.ArgumentParser, args) -> None:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
     try:
         backend.use(args.backend)
-    except backend.BackendError as exc:
-        parser.error(str(exc))
+    except backend.BackendError as exc:    # the flags were right: no usage text, one line
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     backend.seed(args.seed)
 
 
@@ -109,20 +113,51 @@ class RunLog:
 def run_missing(log: RunLog, plan, train, label=lambda config: "") -> None:
     """Train every ``(run_id, config)`` of ``plan`` that ``log`` does not hold yet, and store each
     as soon as it finishes. ``train(config)`` returns ``(history, results)``: the run's History
-    and a dict of what was measured after training (e.g. test accuracy)."""
-    for key, config in plan:
-        if key in log:
-            continue
-        print(f"{label(config) or key}: training", flush=True)
-        started = time.perf_counter()
-        history, results = train(config)
-        log.add({"run_id": key, "config": config, "history": history.to_dict(),
-                 "results": results, "wall_seconds": time.perf_counter() - started,
-                 "environment": environment()})
-        summary = ", ".join(f"{name} {value:.4f}" for name, value in results.items()
-                            if isinstance(value, float))
-        print(f"{label(config) or key}: {history.status}{', ' + summary if summary else ''}",
-              flush=True)
+    and a dict of what was measured after training (e.g. test accuracy). A diverged run is
+    stored like any other (its history says where) and the next run starts.
+
+    Ctrl-C or SIGTERM stops the run in progress (it is not stored) and exits with one line:
+    the finished runs are in ``log`` already, and ``--resume`` does the rest."""
+    with _exit_cleanly_on_interrupt(log):
+        for key, config in plan:
+            if key in log:
+                continue
+            print(f"{label(config) or key}: training", flush=True)
+            started = time.perf_counter()
+            history, results = train(config)
+            log.add({"run_id": key, "config": config, "history": history.to_dict(),
+                     "results": results, "wall_seconds": time.perf_counter() - started,
+                     "environment": environment()})
+            summary = ", ".join(f"{name} {value:.4f}" for name, value in results.items()
+                                if isinstance(value, float))
+            print(f"{label(config) or key}: {history.status}{', ' + summary if summary else ''}",
+                  flush=True)
+
+
+@contextlib.contextmanager
+def _exit_cleanly_on_interrupt(log: RunLog):
+    """Turn SIGTERM into KeyboardInterrupt (as Ctrl-C is), so that cleanup runs (``RunLog.add``
+    removes its temporary file), then exit with one line instead of a traceback, with the
+    status a shell gives a command killed by that signal (128 + signal number)."""
+    received = []
+
+    def on_sigterm(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if in_main_thread else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        count = len(log.records)
+        print(f"interrupted: {count} finished run{'' if count == 1 else 's'} kept in "
+              f"{log.path}; rerun the same command with --resume to do the rest",
+              file=sys.stderr, flush=True)
+        raise SystemExit(128 + (received[0] if received else signal.SIGINT)) from None
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def command_line(script: str, argv) -> str:

@@ -73,7 +73,7 @@ def numerical_gradient(f, array, eps: float = DEFAULT_EPS):
     grad = numpy.zeros(array.shape, dtype=numpy.float64)
     flat = array.reshape(-1)          # a view: writing into it perturbs ``array``
     for i in range(flat.size):        # a loop is fine here: this is a test, not a hot path
-        original = flat[i].item()
+        original = backend.to_float(flat[i])
         flat[i] = original + eps
         f_plus = float(backend.to_numpy(f()))
         flat[i] = original - eps

@@ -26,12 +26,17 @@ class CrossEntropyLoss(Loss):
     probability / one-hot targets (N, C), averaged over the batch. Equals PyTorch's
     ``nn.CrossEntropyLoss()`` for both target kinds.
 
-        L = -(1/N) sum_n sum_c t_nc log softmax(z_n)_c
+        L = -(1/N) sum_n sum_c t_nc log softmax(z_n)_c          (a 0-d array)
 
-    Backward (fused with the softmax): with p = softmax(z),
+    Backward (fused with the softmax): log softmax(z)_c = z_c - log sum_k exp(z_k), whose
+    derivative along z_k is [c == k] - p_k; weighting by -t_nc and averaging, with p = softmax(z),
         dL/dz_nc = (p_nc * sum_c' t_nc' - t_nc) / N,
     which for one-hot or probability targets (rows summing to 1) is ``(p - t) / N``: the famous
     "softmax minus one-hot". Fusing avoids the softmax Jacobian and the log of tiny numbers.
+
+    Labels outside [0, C) are a ValueError on the NumPy backend. On a GPU they are not read
+    back (that would be a transfer and a wait every step) and CuPy wraps bad indices instead of
+    raising, so the loss becomes NaN instead: ``fit`` stops the run as diverged at its next sync.
     """
 
     def __init__(self):
@@ -51,6 +56,8 @@ class CrossEntropyLoss(Loss):
         if xp.issubdtype(target.dtype, xp.integer):
             _check_labels(self, target, n, num_classes)
             loss = (log_sum_exp[:, 0] - shifted[xp.arange(n), target]).mean()
+            if not backend.on_host(target):
+                loss = _nan_unless_labels_in_range(loss, target, num_classes)
         else:
             if target.shape != logits.shape:
                 raise ShapeError(f"{self!r}: probability targets must have the logits' shape "
@@ -74,7 +81,10 @@ class CrossEntropyLoss(Loss):
 
 class MSELoss(Loss):
     """Mean squared error ``L = mean((y - t)^2)`` over all elements (PyTorch's default).
-    Shapes: prediction and target identical. Backward: ``dL/dy = 2 (y - t) / numel``."""
+
+    Shapes: prediction and target of the same (any) shape -> a 0-d array.
+    Backward: with M = numel, L = (1/M) sum_i (y_i - t_i)^2, so ``dL/dy = 2 (y - t) / M``.
+    """
 
     def __init__(self):
         self.diff = None
@@ -90,7 +100,11 @@ class MSELoss(Loss):
 
 class L1Loss(Loss):
     """Mean absolute error ``L = mean(|y - t|)`` over all elements (PyTorch's default).
-    Backward: ``dL/dy = sign(y - t) / numel`` (0 where y == t, as in PyTorch)."""
+
+    Shapes: prediction and target of the same (any) shape -> a 0-d array.
+    Backward: d|u|/du = sign(u), so ``dL/dy = sign(y - t) / numel`` (0 where y == t, the
+    subgradient PyTorch picks at the kink).
+    """
 
     def __init__(self):
         self.sign = None
@@ -117,10 +131,19 @@ def _check_labels(loss, target, n, num_classes):
     if target.shape != (n,):
         raise ShapeError(f"{loss!r}: expected integer labels of shape ({n},) for logits of "
                          f"shape ({n}, {num_classes}), got {tuple(target.shape)}")
+    if not backend.on_host(target):
+        return      # device labels: see _nan_unless_labels_in_range
     low, high = int(target.min()), int(target.max())
     if low < 0 or high >= num_classes:
         raise ValueError(f"{loss!r}: labels must be in [0, {num_classes - 1}] for "
                          f"{num_classes} classes, got values in [{low}, {high}]")
+
+
+def _nan_unless_labels_in_range(loss_value, target, num_classes):
+    """The label check of device arrays, kept on the device: NaN if any label is outside
+    [0, C), so the training loop's periodic divergence check catches it without a sync."""
+    in_range = ((target >= 0) & (target < num_classes)).all()
+    return backend.xp.where(in_range, loss_value, backend.xp.nan)
 
 
 def _check_pair(loss, prediction, target):

@@ -3,8 +3,10 @@ import json
 
 import pytest
 
+from tests import cupy_shaped
 from tests.conftest import data_dir
 from tests.examples.conftest import load_example
+from tinynet import backend
 
 sweep = load_example("mlp_sweep")
 pytestmark = pytest.mark.skipif(data_dir() is None, reason="TINYNET_DATA is not set")
@@ -47,3 +49,20 @@ def test_unknown_study_is_a_cli_error(capsys):
     with pytest.raises(SystemExit):
         sweep.main(["--study", "momentum"])
     assert "invalid choice: 'momentum'" in capsys.readouterr().err
+
+
+@pytest.mark.cupy_api
+def test_the_cupy_path_needs_no_implicit_host_conversion(tmp_path, monkeypatch):
+    """CuPy API checks (no GPU code executed): ``--backend cupy`` with the CuPy-shaped backend
+    standing in for CuPy. Training, metrics, the results log, plots and the report must get
+    every value from the device explicitly (an implicit conversion raises there)."""
+    use = backend.use
+    monkeypatch.setattr(backend, "use",
+                        lambda name: cupy_shaped.activate() if name == "cupy" else use(name))
+    sweep.main(["--backend", "cupy", "--quick", "--quiet", "--study", "loss", "--out",
+                str(tmp_path), "--data-dir", data_dir()])
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").open()]
+    assert len(records) == 3 and {r["environment"]["backend"] for r in records} == {"cupy-shaped"}
+    assert all(r["history"]["epochs"] for r in records)
+    assert (tmp_path / "loss_val_acc.png").stat().st_size > 10_000
+    assert "| cross_entropy |" in (tmp_path / "report.md").read_text()

@@ -65,16 +65,16 @@ def test_linear_matches_pytorch(rng):
     np.testing.assert_allclose(layer.bias.grad, ref.bias.grad.numpy(), rtol=1e-12)
 
 
-def test_gradients_accumulate_until_zero_grad(rng):
+def test_gradients_accumulate_until_zero_grad(rng, backend_name):
     layer = Linear(3, 2)
-    x = rng.standard_normal((4, 3)).astype(np.float32)
-    g = np.ones((4, 2), np.float32)
+    x = backend.to_device(rng.standard_normal((4, 3)), np.float32)
+    g = backend.xp.ones((4, 2), dtype=np.float32)
     layer.forward(x)
     layer.backward(g)
-    first = layer.weight.grad.copy()
+    first = backend.to_numpy(layer.weight.grad).copy()
     layer.forward(x)
     layer.backward(g)
-    np.testing.assert_allclose(layer.weight.grad, 2 * first, rtol=1e-6)
+    np.testing.assert_allclose(backend.to_numpy(layer.weight.grad), 2 * first, rtol=1e-6)
     layer.zero_grad()
     assert layer.weight.grad is None
 

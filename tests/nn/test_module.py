@@ -22,7 +22,7 @@ def test_state_dict_keys_match_pytorch_sequential():
     assert list(mlp().state_dict()) == list(ref.state_dict())
 
 
-def test_save_and_load_round_trip(tmp_path):
+def test_save_and_load_round_trip(tmp_path, backend_name):
     backend.seed(1)
     model = mlp()
     model.save(tmp_path / "m.npz")
@@ -55,7 +55,7 @@ def test_train_eval_propagates_to_children():
     assert all(layer.training for layer in model.layers)
 
 
-def test_summary_lists_shapes_and_parameter_counts():
+def test_summary_lists_shapes_and_parameter_counts(backend_name):
     text = Sequential(Linear(784, 500), ReLU(), Linear(500, 10)).summary((784,))
     assert "(N, 500)" in text and "392,500" in text and "total parameters: 397,510" in text
 
@@ -67,3 +67,27 @@ def test_sequential_rejects_non_modules():
 
 def test_repr_shows_the_structure():
     assert repr(mlp()).splitlines()[1] == "  (0): Linear(4, 8, bias=True)"
+
+
+def test_forward_hooks_see_every_layer_of_a_sequential_and_can_be_removed():
+    model = mlp()
+    seen = []
+    handles = [layer.register_forward_hook(lambda m, x, y: seen.append((m, x.shape, y.shape)))
+               for layer in model.layers]
+    x = np.ones((2, 4), np.float32)
+    y = model.forward(x)
+    assert [m for m, _, _ in seen] == model.layers
+    assert seen[0][1:] == ((2, 4), (2, 8)) and seen[-1][2] == y.shape
+    handles[0].remove()
+    handles[0].remove()                   # removing twice is harmless
+    seen.clear()
+    model(x)
+    assert [m for m, _, _ in seen] == model.layers[1:]
+
+
+def test_forward_hooks_are_per_instance_and_do_not_change_outputs():
+    hooked, plain = Linear(4, 8), Linear(4, 8)
+    hooked.register_forward_hook(lambda m, x, y: None)
+    assert not plain._forward_hooks
+    x = np.ones((2, 4), np.float32)
+    assert np.array_equal(Sequential(hooked)(x), hooked.forward(x))

@@ -68,6 +68,14 @@ class DataLoader:
             indices = order[start:start + self.batch_size]
             yield self.x[indices], self.y[indices]
 
+    def state_dict(self) -> dict:
+        """Where the shuffling stream stands (for checkpoints, taken between epochs): a loader
+        given this state by :meth:`load_state_dict` draws the same permutations from there on."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
     def __repr__(self):
         return (f"DataLoader(num_samples={self.num_samples}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, batches={len(self)})")

@@ -71,9 +71,11 @@ def one_hot(labels, num_classes=10, dtype=FLOAT):
         raise ValueError(f"one_hot: expected labels of shape (N,), got {labels.shape}")
     if not numpy.issubdtype(labels.dtype, numpy.integer):
         raise TypeError(f"one_hot: expected integer labels, got dtype {labels.dtype}")
-    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(f"one_hot: labels must lie in 0..{num_classes - 1}, got values from "
-                         f"{int(labels.min())} to {int(labels.max())}")
+    if labels.size:     # one explicit transfer of two numbers for device labels
+        low, high = int(backend.to_numpy(labels.min())), int(backend.to_numpy(labels.max()))
+        if low < 0 or high >= num_classes:
+            raise ValueError(f"one_hot: labels must lie in 0..{num_classes - 1}, got values "
+                             f"from {low} to {high}")
     encoded = xp.zeros((labels.shape[0], num_classes), dtype=dtype)
     encoded[xp.arange(labels.shape[0]), labels] = 1
     return encoded

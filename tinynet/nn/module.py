@@ -44,6 +44,17 @@ class Parameter:
         return f"Parameter(shape={tuple(self.data.shape)}, dtype={self.data.dtype})"
 
 
+class HookHandle:
+    """What :meth:`Module.register_forward_hook` returns; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
 class Module:
     """Base class: parameter discovery, train/eval, zero_grad, state dicts, save/load, summary.
 
@@ -61,7 +72,24 @@ class Module:
         raise NotImplementedError
 
     def __call__(self, x):
-        return self.forward(x)
+        """``forward(x)``, then every hook added by :meth:`register_forward_hook`."""
+        y = self.forward(x)
+        for hook in self._forward_hooks:
+            hook(self, x, y)
+        return y
+
+    # --- hooks: look at what flows through a layer without changing it ----------------------
+
+    _forward_hooks: tuple = ()      # an instance gets its own list at its first registration
+
+    def register_forward_hook(self, hook) -> "HookHandle":
+        """Call ``hook(module, x, y)`` after every ``module(x)`` (as PyTorch, with the single
+        input ``x`` in place of its tuple of inputs); ``Sequential`` calls its layers this way.
+        A hook looks, it must not modify ``x`` or ``y``. ``handle.remove()`` unregisters it."""
+        if "_forward_hooks" not in vars(self):
+            self._forward_hooks = []
+        self._forward_hooks.append(hook)
+        return HookHandle(self._forward_hooks, hook)
 
     # --- structure ------------------------------------------------------------------------
 
@@ -259,7 +287,7 @@ class Sequential(Module):
 
     def forward(self, x):
         for layer in self.layers:
-            x = layer.forward(x)
+            x = layer(x)            # through __call__, so forward hooks see every layer
         return x
 
     def backward(self, grad_out):
