@@ -1,0 +1,296 @@
+"""Issue 7, reliability, from the user's side: what happens to a training run when things go wrong.
+
+- every bad input -> one clear error, raised by tinynet's own check (never from inside NumPy);
+- eval-mode outputs do not depend on the batch size (BatchNorm, Dropout);
+- a sweep goes on after a diverging run, which is recorded with its step;
+- SIGTERM or Ctrl-C during a real sweep keeps every finished run, and --resume completes it;
+- the same seed and config give bit-identical results, recorded with everything that made them.
+
+The layer-by-layer details live beside each module: tests/nn/test_<layer>.py ("bad input"
+tests), tests/test_losses.py (labels), tests/test_optim.py (hyperparameters),
+tests/data/test_loader.py, tests/data/test_idx.py and tests/data/test_datasets.py (data files,
+downloads), tests/test_train.py (divergence, reproducibility of fit), tests/test_checkpoint.py
+(checkpoints), tests/test_experiment.py (results log, CLI flags), tests/test_losses.py
+(cross-entropy finite for logits of +-1e4).
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinynet
+from tinynet import backend
+from tinynet.data import DataLoader
+from tinynet.experiment import RunLog, run_missing
+from tinynet.losses import CrossEntropyLoss, MSELoss
+from tinynet.nn import (BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d,
+                        ReLU, Sequential)
+from tinynet.optim import SGD, Adam
+from tinynet.train import evaluate, fit
+from tests.conftest import data_dir
+from tests.examples.conftest import EXAMPLES, load_example
+
+TINYNET = Path(tinynet.__file__).parent
+sweep = load_example("mlp_sweep")
+
+
+# --- every bad input -> its message ----------------------------------------------------------
+
+def mlp():
+    return Sequential(Linear(784, 32), ReLU(), Linear(32, 10))
+
+
+def cnn():
+    return Sequential(Conv2d(1, 4, 5), ReLU(), Flatten(), Linear(4 * 24 * 24, 10))
+
+
+def images(*shape, dtype=np.float32):
+    return np.random.default_rng(0).random(shape).astype(dtype)
+
+
+def labels(n, high=10):
+    return np.arange(n) % high
+
+
+def train(model, x, y, loss_fn=None, batch_size=8, lr=1e-3, **loader_args):
+    """What a user's script does: a loader, an optimizer, fit."""
+    loader = DataLoader(x, y, batch_size, **loader_args)
+    return fit(model, loss_fn or CrossEntropyLoss(), Adam(model.parameters(), lr=lr), loader,
+               epochs=1, progress=False)
+
+
+BAD_INPUTS = {
+    "wrong feature count": (
+        lambda: train(mlp(), images(16, 100), labels(16)), ValueError,
+        r"Linear\(784, 32, bias=True\): expected input of shape \(N, 784\), got \(8, 100\)"),
+    "images into an MLP, not flattened": (
+        lambda: train(mlp(), images(16, 1, 28, 28), labels(16)), ValueError,
+        r"Linear\(784, 32.*expected input of shape \(N, 784\), got \(8, 1, 28, 28\)"),
+    "no channel axis into a Conv2d": (
+        lambda: train(cnn(), images(16, 28, 28), labels(16)), ValueError,
+        r"Conv2d\(1, 4, .*expected input of shape \(N, 1, H, W\), got \(8, 28, 28\)"),
+    "integer pixels into a Linear": (
+        lambda: train(mlp(), images(16, 784, dtype=np.uint8), labels(16)), TypeError,
+        r"Linear\(784, 32.*expected a floating-point input, got dtype uint8"),
+    "float64 input, float32 model": (
+        lambda: train(mlp(), images(16, 784, dtype=np.float64), labels(16)), TypeError,
+        r"Linear\(784, 32.*input dtype float64 does not match .* float32"),
+    "labels out of range": (
+        lambda: train(mlp(), images(16, 784), labels(16) + 1), ValueError,
+        r"CrossEntropyLoss.*labels must be in \[0, 9\]"),
+    "labels of the wrong shape": (
+        lambda: train(mlp(), images(16, 784), labels(16)[:, None]), ValueError,
+        r"CrossEntropyLoss.*labels of shape \(8,\).*got \(8, 1\)"),
+    "class labels into MSELoss (one-hot rows expected)": (
+        lambda: train(mlp(), images(16, 784), labels(16), MSELoss()), ValueError,
+        r"MSELoss.*same shape, got \(8, 10\) and \(8,\)"),
+    "empty batch": (
+        lambda: mlp().forward(images(0, 784)), ValueError,
+        r"Linear\(784, 32.*empty batch"),
+    "empty dataset": (
+        lambda: train(mlp(), images(0, 784), labels(0)), ValueError,
+        "DataLoader: the dataset is empty"),
+    "batch size larger than the dataset, drop_last=True": (
+        lambda: train(mlp(), images(5, 784), labels(5), batch_size=8, drop_last=True),
+        ValueError, r"batch_size 8 is larger than the dataset \(5 samples\) and drop_last=True"),
+    "negative learning rate": (
+        lambda: Adam(mlp().parameters(), lr=-0.01), ValueError,
+        r"Adam: invalid lr=-0\.01: must be >= 0"),
+    "negative learning rate, set later": (
+        lambda: setattr(SGD(mlp().parameters(), lr=0.1), "lr", -1), ValueError,
+        r"SGD: invalid lr=-1\.0"),
+    "dropout p above 1": (
+        lambda: Dropout(1.5), ValueError, r"Dropout: p \(the drop probability\) .* got 1\.5"),
+    "dropout p below 0": (
+        lambda: Dropout(-0.1), ValueError, r"Dropout: p .* got -0\.1"),
+    "kernel larger than the padded input": (
+        lambda: train(cnn(), images(16, 1, 4, 4), labels(16)), ValueError,
+        r"Conv2d\(1, 4.*kernel \(5, 5\) is larger than the padded input \(4, 4\)"),
+    "unknown backend": (
+        lambda: backend.use("tpu"), ValueError, "unknown backend 'tpu': expected 'numpy' or "
+                                                "'cupy'"),
+}
+
+
+@pytest.mark.parametrize("make_mistake, error, message", BAD_INPUTS.values(), ids=BAD_INPUTS)
+def test_every_bad_input_gets_its_message(make_mistake, error, message):
+    with pytest.raises(error, match=message) as info:
+        make_mistake()
+    raised_in = Path(str(info.traceback[-1].path)).resolve()
+    assert TINYNET in raised_in.parents, f"raised in {raised_in}, not by tinynet's own check"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--backend", "tpu"], "argument --backend: invalid choice: 'tpu'"),
+    (["--study", "momentum"], "argument --study: invalid choice: 'momentum'"),
+    (["--epochs", "0"], "--epochs must be >= 1, got 0"),
+])
+def test_every_bad_command_line_gets_a_one_line_error(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        sweep.main(argv + ["--out", str(tmp_path)])
+    assert info.value.code == 2                          # argparse's usage error, no traceback
+    assert message in capsys.readouterr().err
+
+
+def test_batch_size_larger_than_the_dataset_gives_one_short_batch():
+    """As in PyTorch (drop_last=False): one batch with every sample, and training runs. With
+    drop_last=True there would be no batch at all, which is an error (see above)."""
+    loader = DataLoader(images(5, 784), labels(5), batch_size=64, shuffle=True)
+    assert len(loader) == 1 and [int(x.shape[0]) for x, _ in loader] == [5]
+    history = train(mlp(), images(5, 784), labels(5), batch_size=64)
+    assert history.status == "completed" and len(history.step_loss) == 1
+
+
+# --- eval mode --------------------------------------------------------------------------------
+
+def test_eval_outputs_do_not_depend_on_the_batch_size(rng):
+    """BatchNorm uses its running statistics and Dropout is the identity in eval mode, so a row
+    gives the same output alone or inside a batch; in training mode it would not."""
+    model = Sequential(Conv2d(1, 4, 3, padding=1), BatchNorm2d(4), ReLU(), Dropout(0.5),
+                       MaxPool2d(2), Flatten(), Linear(4 * 4 * 4, 16), BatchNorm1d(16), ReLU(),
+                       Dropout(0.5), Linear(16, 3))
+    x = rng.standard_normal((24, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 3, 24)
+    train(model, x * 2 + 1, y, batch_size=6, lr=1e-2)   # running statistics away from 0 and 1
+    model.eval()
+    before = model.state_dict()
+    whole = model.forward(x)
+    one_by_one = np.concatenate([model.forward(x[i:i + 1]) for i in range(len(x))])
+    np.testing.assert_allclose(one_by_one, whole, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.forward(x[5:17]), whole[5:17], rtol=1e-5, atol=1e-6)
+    for key, value in model.state_dict().items():          # eval changes no running statistic
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+    loss_fn = CrossEntropyLoss()
+    assert evaluate(model, loss_fn, DataLoader(x, y, 1)) == pytest.approx(
+        evaluate(model, loss_fn, DataLoader(x, y, 24)), rel=1e-5)
+
+    model.train()                                           # the test can tell the difference
+    assert not np.allclose(model.forward(x[:2]), model.forward(x[:6])[:2], atol=1e-3)
+
+
+# --- divergence inside a sweep ----------------------------------------------------------------
+
+def test_a_sweep_goes_on_after_a_diverging_run(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 4)).astype(np.float32)
+    targets = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 64)]
+    plan = [("lr=0.01", {"lr": 0.01}), ("lr=1e6", {"lr": 1e6}), ("lr=0.02", {"lr": 0.02})]
+
+    def train_run(config):
+        backend.seed(0)
+        model = Sequential(Linear(4, 16), ReLU(), Linear(16, 3))
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = fit(model, MSELoss(), SGD(model.parameters(), lr=config["lr"]),
+                          DataLoader(x, targets, 8), epochs=3, progress=False)
+        return history, {}
+
+    run_missing(RunLog(tmp_path, resume=False), plan, train_run)
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").open()]
+    assert [r["run_id"] for r in records] == ["lr=0.01", "lr=1e6", "lr=0.02"]
+    assert [r["history"]["status"] for r in records] == ["completed", "diverged", "completed"]
+    diverged = records[1]["history"]
+    assert isinstance(diverged["diverged_at_step"], int)
+    assert len(diverged["step_loss"]) == diverged["diverged_at_step"] + 1
+    assert len(records[2]["history"]["epochs"]) == 3
+    assert "lr=1e6: diverged" in capsys.readouterr().out
+
+    def must_not_train(config):
+        raise AssertionError(f"{config} was trained again")
+    run_missing(RunLog(tmp_path, resume=True), plan, must_not_train)   # --resume keeps it
+
+
+# --- interruption of a real sweep process -----------------------------------------------------
+
+needs_mnist = pytest.mark.skipif(data_dir() is None, reason="TINYNET_DATA is not set")
+SWEEP = [sys.executable, str(EXAMPLES / "mlp_sweep.py"), "--quick", "--study", "width",
+         "--quiet", "--epochs", "20"]    # 0.4-1 s per run: a signal lands mid-sweep
+TIMEOUT = 600                             # seconds; generous for a loaded single core
+
+
+def start_sweep(out: Path, *extra):
+    env = dict(os.environ, TINYNET_DATA=data_dir(), OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
+    with open(out / "stdout.txt", "w") as stdout, open(out / "stderr.txt", "w") as stderr:
+        return subprocess.Popen([*SWEEP, "--out", str(out / "run"), *extra], cwd=EXAMPLES.parent,
+                                env=env, stdout=stdout, stderr=stderr,
+                                preexec_fn=_python_handles_ctrl_c)
+
+
+def _python_handles_ctrl_c():
+    # A background job may inherit SIGINT ignored, and Python then keeps ignoring it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def wait_for_finished_runs(process, results: Path, count: int) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if results.exists() and len(results.read_text().splitlines()) >= count:
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the sweep ended with status {process.returncode} before {count} runs")
+        time.sleep(0.02)
+    process.kill()
+    pytest.fail(f"no finished run after {TIMEOUT} s")
+
+
+@needs_mnist
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_an_interrupted_sweep_keeps_its_finished_runs_and_resumes(tmp_path, signum):
+    results = tmp_path / "run" / "results.jsonl"
+    process = start_sweep(tmp_path)
+    wait_for_finished_runs(process, results, 1)
+    process.send_signal(signum)
+    assert process.wait(timeout=TIMEOUT) == 128 + signum
+    kept = results.read_text().splitlines()
+    assert 1 <= len(kept) < 3, "the sweep finished before the signal arrived: make it longer"
+    assert all(json.loads(line)["history"]["status"] == "completed" for line in kept)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        f"interrupted: {len(kept)} finished run{'' if len(kept) == 1 else 's'} kept in "
+        f"{results}; rerun the same command with --resume to do the rest")
+    assert sorted(p.name for p in results.parent.iterdir()) == ["results.jsonl"]  # no temp file
+
+    resumed = start_sweep(tmp_path, "--resume")
+    assert resumed.wait(timeout=TIMEOUT) == 0, (tmp_path / "stderr.txt").read_text()
+    lines = results.read_text().splitlines()
+    assert lines[:len(kept)] == kept                          # finished runs untouched
+    widths = [json.loads(line)["config"]["width"] for line in lines]
+    assert sorted(widths) == [32, 64, 128]                    # every run, exactly once
+    assert (results.parent / "report.md").exists()
+
+
+# --- reproducibility --------------------------------------------------------------------------
+
+def without_timings(record: dict) -> dict:
+    history = dict(record["history"])
+    history["epochs"] = [{key: value for key, value in epoch.items() if key != "train_seconds"}
+                         for epoch in history["epochs"]]
+    return {"run_id": record["run_id"], "config": record["config"], "history": history,
+            "results": record["results"]}
+
+
+@needs_mnist
+def test_same_seed_and_config_give_bit_identical_runs_recorded_with_their_environment(
+        tmp_path):
+    args = ["--quick", "--study", "width", "--quiet", "--data-dir", data_dir()]
+    sweep.main(args + ["--out", str(tmp_path / "here")])
+    subprocess.run([sys.executable, str(EXAMPLES / "mlp_sweep.py"), *args,
+                    "--out", str(tmp_path / "there")], check=True, capture_output=True,
+                   env=dict(os.environ, OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg"),
+                   timeout=TIMEOUT)
+    here, there = ([json.loads(line) for line in (tmp_path / name / "results.jsonl").open()]
+                   for name in ("here", "there"))
+    assert len(here) == 3
+    assert [without_timings(r) for r in here] == [without_timings(r) for r in there]
+    for record in here:
+        assert record["config"]["seed"] == 0 and record["config"]["width"] in (32, 64, 128)
+        env = record["environment"]
+        assert env["tinynet"] == tinynet.__version__ and env["backend"] == "numpy"
+        assert env["numpy"] == np.__version__ and env["python"] and env["platform"]
