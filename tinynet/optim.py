@@ -160,7 +160,8 @@ class Optimizer:
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and
-    weight decay (torch.optim.SGD). For every parameter p with gradient grad::
+    weight decay (torch.optim.SGD). For every parameter p with gradient grad (element-wise;
+    grad and the momentum buffer b have p's shape)::
 
         g <- grad + weight_decay * p                   (weight decay = L2 penalty on the loss)
         b <- g                                         at the first step
@@ -207,7 +208,8 @@ class SGD(Optimizer):
 
 class RMSprop(Optimizer):
     """RMSprop (torch.optim.RMSprop): divide the gradient by a running root-mean-square of
-    recent gradients. For every parameter p with gradient grad (s, a, b start at zero)::
+    recent gradients. For every parameter p with gradient grad (s, a, b start at zero;
+    element-wise, every array shaped like p)::
 
         g   <- grad + weight_decay * p
         s   <- alpha * s + (1 - alpha) * g * g                 (mean square)
@@ -269,7 +271,8 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     """Adam (torch.optim.Adam): momentum on the gradient, divided by the root of a running
     mean of its square, both bias-corrected for their zero start. For every parameter p with
-    gradient grad, at its t-th update (t = 1, 2, ...; m and v start at zero)::
+    gradient grad, at its t-th update (t = 1, 2, ...; m and v start at zero; element-wise,
+    every array shaped like p)::
 
         g <- grad + weight_decay * p                   (L2 penalty; AdamW decouples it)
         m <- beta1 * m + (1 - beta1) * g               (first moment)

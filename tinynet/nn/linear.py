@@ -55,7 +55,11 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """(N, d1, d2, ...) -> (N, d1*d2*...). Backward reshapes the gradient back."""
+    """(N, d1, d2, ...) -> (N, d1*d2*...).
+
+    Backward: a reshape changes no value (flatten x and y and the Jacobian is the identity),
+    so dL/dx is dL/dy reshaped back to x's shape (N, d1, d2, ...).
+    """
 
     def __init__(self):
         self.input_shape = None

@@ -210,14 +210,23 @@ def _channel_reduction_axes(ndim):
 
 class BatchNorm1d(_BatchNorm):
     """Batch normalisation over (N, C) or (N, C, L) input, one mean and variance per channel C
-    (over N, and over L too for 3-D input). Output: same shape. See :class:`_BatchNorm`."""
+    (over N, and over L too for 3-D input). Output: same shape. See :class:`_BatchNorm`.
+
+    Backward in training mode, per channel: the batch mean and variance depend on x, so
+        dL/dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = g * weight;
+    in eval mode (running statistics, constants) dL/dx = dxhat * inv_std.
+    """
 
     input_patterns = (("N", "C"), ("N", "C", "L"))
 
 
 class BatchNorm2d(_BatchNorm):
     """Batch normalisation over (N, C, H, W) images, one mean and variance per channel C over
-    N, H and W (not per pixel). Output: same shape. See :class:`_BatchNorm`."""
+    N, H and W (not per pixel). Output: same shape. See :class:`_BatchNorm`.
+
+    Backward as for :class:`BatchNorm1d`, with the means over N, H and W of each channel:
+    training mode dL/dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
+    """
 
     input_patterns = (("N", "C", "H", "W"),)
 
