@@ -208,7 +208,7 @@ def main(argv=None):
                              f"(default). --epochs overrides q2, q5 and q7")
     parser.add_argument("--max-epochs", type=int, default=None,
                         help=f"q3: cap on the epochs of a run that has not reached "
-                             f"{100 * TARGET_ACC:g}% (default {DEFAULT_MAX_EPOCHS}; "
+                             f"{100 * TARGET_ACC:g}%% (default {DEFAULT_MAX_EPOCHS}; "
                              f"{QUICK_MAX_EPOCHS} with --quick)")
     args = parser.parse_args(argv)
     setup_backend(parser, args)

@@ -66,3 +66,11 @@ def test_the_cupy_path_needs_no_implicit_host_conversion(tmp_path, monkeypatch):
     assert all(r["history"]["epochs"] for r in records)
     assert (tmp_path / "loss_val_acc.png").stat().st_size > 10_000
     assert "| cross_entropy |" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize("script", ["mlp_sweep", "optimizer_study", "mnist_cnn",
+                                    "lr_batch_grid", "sigmoid_mlp", "fashion_mnist"])
+def test_every_example_prints_its_help(script, capsys):
+    with pytest.raises(SystemExit) as info:
+        load_example(script).main(["--help"])
+    assert info.value.code == 0 and "--backend" in capsys.readouterr().out
