@@ -238,9 +238,9 @@ def _part_b(out: Path, records: dict, grid) -> list:
         f"log10(lr) peaks in between. Diverged cells here: {diverged}.",
         "2. *The batch size, at a fixed budget of one epoch*: a batch of 512 makes 16 times "
         "fewer updates than a batch of 32 in the same epoch (each update averages more "
-        "gradients, so it is less noisy but not 16 times longer), so at small learning rates, "
-        "where progress is limited by the number of steps, accuracy drops further as the batch "
-        "grows; at large learning rates bigger batches are also the more stable ones.",
+        "gradients, so it is less noisy but not 16 times longer), so where progress is limited "
+        "by the number of steps, accuracy drops as the batch grows: read each row of the table "
+        "from left to right.",
         "",
         "The original never rebuilt its data loader inside the grid, so every one of its 30 "
         "cells trained with batch 32: its spread \"over batch sizes\" is seed noise only (each "
