@@ -154,35 +154,13 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None,
     history = History(steps_per_epoch=steps_per_epoch)
     bar = tqdm(total=epochs * steps_per_epoch, desc=description or "training", unit="step",
                disable=not progress or None, leave=False, dynamic_ncols=True)
-    step = 0
     try:
         for epoch in range(1, epochs + 1):
-            model.train()
-            start = time.perf_counter()
-            pending, loss_sum, correct, seen = [], 0.0, 0, 0
-            for x, y in train_loader:
-                hook = _after_backward_hook(callbacks, model, step, history)
-                loss, output = train_step(model, loss_fn, optimizer, x, y, hook)
-                n = int(x.shape[0])
-                loss_sum = loss_sum + loss * n
-                correct = correct + count_correct(output, y)
-                seen += n
-                pending.append(loss)
-                step += 1
-                bar.update(1)
-                if len(pending) >= sync_every:
-                    diverged = _flush_losses(pending, history, step)
-                    pending = []
-                    if diverged:
-                        break
-            if pending:
-                _flush_losses(pending, history, step)
-            if history.status == "diverged":
-                break
-            record = {"epoch": epoch,
-                      "train_loss": backend.to_float(loss_sum) / seen,
-                      "train_acc": backend.to_float(correct) / seen,
-                      "train_seconds": time.perf_counter() - start}
+            record = _train_epoch(model, loss_fn, optimizer, train_loader, callbacks, history,
+                                  bar, sync_every)
+            if record is None:
+                break                        # diverged: the history says at which step
+            record = {"epoch": epoch, **record}
             if val_loader is not None:
                 record["val_loss"], record["val_acc"] = evaluate(model, loss_fn, val_loader)
             history.epochs.append(record)
@@ -196,16 +174,45 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None,
     return history
 
 
+def _train_epoch(model, loss_fn, optimizer, loader, callbacks, history, bar, sync_every):
+    """One pass over ``loader``: the running train loss and accuracy of the epoch, or None if
+    the loss diverged. Step losses wait on the device and reach ``history`` every
+    ``sync_every`` steps; the running sums stay on the device until the epoch ends."""
+    model.train()
+    start = time.perf_counter()
+    pending, loss_sum, correct, seen = [], 0.0, 0, 0
+    for x, y in loader:
+        step = len(history.step_loss) + len(pending)
+        hook = _after_backward_hook(callbacks, model, step, history)
+        loss, output = train_step(model, loss_fn, optimizer, x, y, hook)
+        n = int(x.shape[0])
+        loss_sum = loss_sum + loss * n
+        correct = correct + count_correct(output, y)
+        seen += n
+        pending.append(loss)
+        bar.update(1)
+        if len(pending) >= sync_every:
+            if _flush_losses(pending, history):
+                return None
+            pending = []
+    if pending and _flush_losses(pending, history):
+        return None
+    return {"train_loss": backend.to_float(loss_sum) / seen,
+            "train_acc": backend.to_float(correct) / seen,
+            "train_seconds": time.perf_counter() - start}
+
+
 def _after_backward_hook(callbacks, model, step, history):
     if not callbacks:
         return None
     return lambda: [callback.on_after_backward(model, step, history) for callback in callbacks]
 
 
-def _flush_losses(pending, history, step) -> bool:
-    """Move pending step losses to the host; mark divergence. Returns True if diverged."""
+def _flush_losses(pending, history) -> bool:
+    """Move pending step losses to the host (one transfer) and append them to the history;
+    at the first NaN/inf, mark the run diverged at that step. Returns True if it diverged."""
     values = backend.to_numpy(backend.xp.stack(pending)).astype(float).tolist()
-    first_step = step - len(values)
+    first_step = len(history.step_loss)
     for offset, value in enumerate(values):
         if not math.isfinite(value):
             history.step_loss.extend(values[:offset + 1])
