@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tinynet import backend
-from tinynet.nn import Linear, ReLU, Sequential
+from tinynet.nn import Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential
 
 
 def mlp():
@@ -91,3 +91,54 @@ def test_forward_hooks_are_per_instance_and_do_not_change_outputs():
     assert not plain._forward_hooks
     x = np.ones((2, 4), np.float32)
     assert np.array_equal(Sequential(hooked)(x), hooked.forward(x))
+
+
+# --- backward_params: the backward of a network whose input is data -------------------------
+
+def _conv_net():
+    return Sequential(Flatten(), Linear(2 * 6 * 6, 72), ReLU(), Unflatten72(),
+                      Conv2d(2, 3, 3, padding=1), ReLU(), Flatten(), Linear(3 * 6 * 6, 4))
+
+
+class Unflatten72(Module):
+    """(N, 72) -> (N, 2, 6, 6), so that a Conv2d can follow a Linear in these tests."""
+
+    def forward(self, x):
+        return x.reshape(-1, 2, 6, 6)
+
+    def backward(self, grad_out):
+        return grad_out.reshape(-1, 72)
+
+
+@pytest.mark.parametrize("build, shape", [
+    (lambda: Sequential(Linear(5, 4), ReLU(), Linear(4, 3)), (7, 5)),
+    (lambda: Sequential(Conv2d(2, 3, 3), ReLU(), MaxPool2d(2), Flatten(), Linear(3 * 2 * 2, 4)),
+     (3, 2, 6, 6)),
+    (_conv_net, (3, 2, 6, 6)),
+])
+def test_backward_params_leaves_the_same_parameter_gradients_as_backward(build, shape, rng):
+    x = rng.standard_normal(shape)
+    full, params_only = build().astype(np.float64), build().astype(np.float64)
+    params_only.load_state_dict(full.state_dict())
+    grad = rng.standard_normal(full.forward(x).shape)
+    full.backward(grad)
+    params_only.forward(x)
+    assert params_only.backward_params(grad) is None
+    for (name, a), (_, b) in zip(full.named_parameters(), params_only.named_parameters()):
+        np.testing.assert_allclose(b.grad, a.grad, rtol=1e-12, err_msg=name)
+
+
+def test_backward_params_skips_the_layers_before_the_first_parameter(rng):
+    class Untouchable(Module):
+        def forward(self, x):
+            return x
+
+        def backward(self, grad_out):
+            raise AssertionError("a layer before the first parameter got a backward")
+
+    model = Sequential(Untouchable(), Flatten(), Linear(6, 2)).astype(np.float64)
+    model.forward(rng.standard_normal((4, 2, 3)))
+    model.backward_params(np.ones((4, 2)))
+    assert model[2].weight.grad.shape == (2, 6)
+    Sequential(Untouchable(), ReLU()).backward_params(np.ones((4, 2)))   # no parameters at all
+

@@ -23,7 +23,7 @@ class ReLU(Module):
     def forward(self, x):
         check_float(self, x)
         self.mask = x > 0
-        return x * self.mask
+        return backend.xp.maximum(x, 0)       # NaN stays NaN, as in PyTorch
 
     def backward(self, grad_out):
         return grad_out * self.mask

@@ -150,14 +150,24 @@ class Conv2d(Module):
         return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, -1)   # the one copy
 
     def backward(self, grad_out):
+        grad_mat = self._grad_mat(grad_out)
+        self._accumulate_param_grads(grad_mat)              # dL/dW and dL/db
         n, _, out_h, out_w = grad_out.shape
-        grad_mat = grad_out.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)
         w_mat = self.weight.data.reshape(self.out_channels, -1)
-        self.weight.accumulate_grad((grad_mat @ self.cols.T).reshape(self.weight.data.shape))
-        if self.bias is not None:
-            self.bias.accumulate_grad(grad_mat.sum(axis=1))
         grad_cols = w_mat.T @ grad_mat                       # (C*kh*kw, N*OH*OW)
         c, kh, kw = self.in_channels, *self.kernel_size
         window_grads = grad_cols.reshape(c, kh, kw, n, out_h, out_w).transpose(3, 0, 4, 5, 1, 2)
         grad_padded = col2im(window_grads, self.padded_shape, self.stride)
         return unpad2d(grad_padded, self.padding)
+
+    def backward_params(self, grad_out):
+        self._accumulate_param_grads(self._grad_mat(grad_out))
+
+    def _grad_mat(self, grad_out):
+        """dL/dy (N, C_out, OH, OW) laid out like Y_mat: (C_out, N*OH*OW)."""
+        return grad_out.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)
+
+    def _accumulate_param_grads(self, grad_mat):
+        self.weight.accumulate_grad((grad_mat @ self.cols.T).reshape(self.weight.data.shape))
+        if self.bias is not None:
+            self.bias.accumulate_grad(grad_mat.sum(axis=1))

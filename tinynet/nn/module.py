@@ -71,6 +71,13 @@ class Module:
     def backward(self, grad_out):
         raise NotImplementedError
 
+    def backward_params(self, grad_out) -> None:
+        """The backward when dL/dx is not wanted, because x is the data, not the output of a
+        layer: only the parameters' gradients are accumulated and nothing is returned (PyTorch
+        skips the same work when the input does not require grad). Layers whose dL/dx costs a
+        matrix product (Linear, Conv2d) override this to skip it; the default discards it."""
+        self.backward(grad_out)
+
     def __call__(self, x):
         """``forward(x)``, then every hook added by :meth:`register_forward_hook`."""
         y = self.forward(x)
@@ -294,6 +301,17 @@ class Sequential(Module):
         for layer in reversed(self.layers):
             grad_out = layer.backward(grad_out)
         return grad_out
+
+    def backward_params(self, grad_out) -> None:
+        """Backward down to the first layer that has parameters, which gets
+        ``backward_params``; layers before it have nothing to learn and are skipped."""
+        first = next((index for index, layer in enumerate(self.layers) if layer.parameters()),
+                     None)
+        if first is None:
+            return
+        for layer in reversed(self.layers[first + 1:]):
+            grad_out = layer.backward(grad_out)
+        self.layers[first].backward_params(grad_out)
 
     def __getitem__(self, index):
         return self.layers[index]
