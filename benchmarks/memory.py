@@ -44,12 +44,15 @@ def peak_rss_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def measure(spec_key: str, framework: str, samples: int, threads: int) -> dict:
+def measure(spec_key: str, framework: str, samples: int, threads: int,
+            flush_denormal: bool = True) -> dict:
     """Run one epoch of ``spec_key`` in ``framework`` in a fresh process and return its
     ``{"baseline_mib", "peak_mib", "epoch_mib"}``, or ``{"error": ...}`` if the process failed
     (the benchmark goes on; the report shows the error)."""
     command = [sys.executable, "-m", "benchmarks.memory", spec_key, framework,
                "--samples", str(samples), "--threads", str(threads)]
+    if not flush_denormal:
+        command.append("--keep-denormals")
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
         last_lines = " | ".join(done.stderr.strip().splitlines()[-3:])
@@ -63,9 +66,13 @@ def main(argv=None) -> None:
     parser.add_argument("framework", choices=FRAMEWORKS)
     parser.add_argument("--samples", type=int, required=True, help="samples in the epoch")
     parser.add_argument("--threads", type=int, required=True, help="BLAS / PyTorch threads")
+    parser.add_argument("--keep-denormals", action="store_true", help="as benchmarks.run's")
     args = parser.parse_args(argv)
     set_thread_count(args.threads)                         # before NumPy loads its BLAS
 
+    from tinynet import backend
+
+    backend.set_flush_denormal(not args.keep_denormals)
     from benchmarks.frameworks import TinynetTraining, TorchTraining, random_data
     from benchmarks.specs import find
 

@@ -33,6 +33,12 @@ def memory_mib(figures) -> str:
     return f"{memory['epoch_mib']:.0f}"
 
 
+def denormals(settings: dict) -> str:
+    if settings.get("flush_denormal"):
+        return "flushed to zero in the main thread (tinynet.backend.set_flush_denormal)"
+    return "kept (IEEE gradual underflow)"
+
+
 def machine_lines(results: dict) -> list:
     m, s, gemm = results["machine"], results["settings"], results["gemm"]
     torch = f", PyTorch {m['torch']} (threads: {m['torch_threads']})" if "torch" in m else ""
@@ -46,6 +52,7 @@ def machine_lines(results: dict) -> list:
         f"Versions: Python {m['python']}, NumPy {m['numpy']}, tinynet {m['tinynet']}{torch}; "
         f"backend {m['backend']}  ",
         f"Threads: {s['threads']} ({thread_settings})  ",
+        f"Denormals: {denormals(s)}  ",
         f"GEMM peak: **{gemm['gflops_best']:.1f} GFLOP/s** (float32 {gemm['n']}x{gemm['n']}, best "
         f"of {gemm['repeats']}; median {gemm['gflops_median']:.1f})",
     ]

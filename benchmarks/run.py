@@ -52,6 +52,9 @@ def parse_args(argv):
                         help="tinynet's backend (default numpy)")
     parser.add_argument("--no-torch", action="store_true",
                         help="time tinynet only, as if PyTorch were not installed")
+    parser.add_argument("--keep-denormals", action="store_true",
+                        help="leave IEEE denormals on (default: flush them to zero in the main "
+                             "thread, for both frameworks; see benchmarks/README.md)")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the peak-memory epochs (one fresh process per model and "
                              "framework)")
@@ -77,7 +80,8 @@ def settings_from(args) -> dict:
     settings = {name: getattr(args, name) if getattr(args, name) is not None else default
                 for name, default in defaults.items()}
     settings.update(threads=args.threads, backend=args.backend, quick=args.quick,
-                    use_torch=not args.no_torch, memory=not args.no_memory)
+                    use_torch=not args.no_torch, memory=not args.no_memory,
+                    flush_denormal=not args.keep_denormals)
     return settings
 
 

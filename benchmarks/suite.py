@@ -93,7 +93,7 @@ def add_memory(row: dict, spec, settings: dict, frameworks) -> None:
     """Peak RSS of one epoch per framework, each in a fresh process (benchmarks.memory)."""
     for name in frameworks:
         row[name]["memory"] = memory.measure(spec.key, name, row["samples"],
-                                             settings["threads"])
+                                             settings["threads"], settings["flush_denormal"])
 
 
 def run_suite(specs, settings: dict, log=print) -> dict:
@@ -101,7 +101,10 @@ def run_suite(specs, settings: dict, log=print) -> dict:
     repeats, warmup_steps, batch1_steps, gemm_size, gemm_repeats, use_torch, memory."""
     backend.use(settings["backend"])
     backend.seed(0)
-    settings = dict(settings, torch_device="cuda" if settings["backend"] == "cupy" else "cpu")
+    # One thread's setting, shared by both frameworks: their element-wise work runs in it.
+    flushing = backend.set_flush_denormal(settings["flush_denormal"])
+    settings = dict(settings, torch_device="cuda" if settings["backend"] == "cupy" else "cpu",
+                    flush_denormal=settings["flush_denormal"] and flushing)
     torch, torch_missing = (load_torch(settings["threads"], settings["torch_device"])
                             if settings["use_torch"] else (None, "disabled by --no-torch"))
     if torch_missing:

@@ -30,6 +30,7 @@ def _fresh_backend():
     backend.seed(0)
     yield
     backend.use("numpy")
+    backend.set_flush_denormal(False)   # the examples turn it on; it is the thread's state
 
 
 @pytest.fixture(params=["numpy", pytest.param(cupy_shaped.NAME, marks=pytest.mark.cupy_api),

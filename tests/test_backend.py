@@ -166,3 +166,43 @@ def test_gpu_benchmark_without_a_gpu_exits_with_one_line():
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("gpu_epoch: nothing to time here: backend 'cupy' requested")
     assert result.stderr.count("\n") == 1
+
+
+# --- flushing denormals -----------------------------------------------------------------------
+
+FLUSH_SUPPORTED = backend.set_flush_denormal(False)
+needs_flush_support = pytest.mark.skipif(not FLUSH_SUPPORTED,
+                                         reason="set_flush_denormal needs x86-64 Linux (glibc)")
+DENORMAL = np.float32(1e-39)          # below float32's smallest normal number, ~1.18e-38
+
+
+@needs_flush_support
+def test_flush_denormal_turns_denormal_arithmetic_into_zeros_and_back():
+    values = np.full(4, DENORMAL, dtype=np.float32)
+    assert (values * np.float32(1) == DENORMAL).all() and not backend.flush_denormal_enabled()
+    assert backend.set_flush_denormal(True) and backend.flush_denormal_enabled()
+    assert (values * np.float32(1) == 0).all()
+    assert (np.full(4, np.float32(2e-38)) * np.float32(1) == np.float32(2e-38)).all()  # normal
+    assert backend.set_flush_denormal(False) and not backend.flush_denormal_enabled()
+    assert (values * np.float32(1) == DENORMAL).all()
+
+
+@needs_flush_support
+@pytest.mark.parametrize("flush", [False, True])
+def test_adam_moment_of_a_zero_gradient_sticks_at_a_denormal_unless_flushed(flush):
+    """The case set_flush_denormal's docstring describes: m decays by beta1 each step."""
+    from tinynet.nn import Parameter
+    from tinynet.optim import Adam
+
+    param = Parameter(np.ones(16, dtype=np.float32))
+    optimizer = Adam([param])
+    param.grad = np.full(16, 1e-3, dtype=np.float32)
+    optimizer.step()
+    param.grad = np.zeros(16, dtype=np.float32)          # from now on, a dead unit's weight
+    backend.set_flush_denormal(flush)
+    for _ in range(1500):                                 # 0.9**1500 ~ 1e-69: far below float32
+        optimizer.step()
+    backend.set_flush_denormal(False)
+    exp_avg = optimizer.state[0]["exp_avg"]
+    denormal = (exp_avg != 0) & (np.abs(exp_avg) < np.finfo(np.float32).tiny)
+    assert denormal.all() != flush       # stuck at denormals, or none at all when flushed

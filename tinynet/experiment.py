@@ -52,13 +52,15 @@ def setup_backend(parser: argparse.ArgumentParser, args) -> None:
     except backend.BackendError as exc:    # the flags were right: no usage text, one line
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     backend.seed(args.seed)
+    backend.set_flush_denormal(True)    # a speed setting only: see its docstring
 
 
 def environment() -> dict:
     """Versions and machine facts recorded with every run, so a result can be reproduced."""
     info = {"tinynet": tinynet.__version__, "backend": backend.name,
             "numpy": numpy.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "cpu_count": os.cpu_count()}
+            "platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "flush_denormal": backend.flush_denormal_enabled()}
     if backend.name == "cupy":
         info["cupy"] = backend.xp.__version__
     return info
