@@ -201,3 +201,14 @@ def test_invalid_hyperparameters_are_rejected(pool, kwargs, message):
 def test_bad_input_errors_name_the_layer(pool, x, error, message):
     with pytest.raises(error, match=rf"{pool.__name__}\(kernel_size=\(2, 2\).*{message}"):
         pool(2).forward(x)
+
+
+def test_maxpool_with_more_than_256_window_entries(rng):
+    """17x17 windows: argmax indices no longer fit the uint8 kept for small kernels."""
+    x = rng.standard_normal((2, 3, 17, 34))
+    layer = MaxPool2d(17)
+    y = layer.forward(x)
+    windows = x.reshape(2, 3, 1, 17, 2, 17).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 1, 2, -1)
+    np.testing.assert_array_equal(y, windows.max(axis=-1))
+    grad = layer.backward(np.ones_like(y))
+    assert grad.sum() == y.size and (grad[x == np.repeat(np.repeat(y, 17, 2), 17, 3)] == 1).all()

@@ -57,29 +57,30 @@ class MaxPool2d(_Pool2d):
     def forward(self, x):
         xp = backend.xp
         windows = self._windows(x, pad_value=-xp.inf)
-        kh, kw = self.kernel_size
-        # A running max over the kh*kw window entries, each step vectorised over all windows
-        # (much faster than a reduction over the two tiny trailing axes).
-        best = windows[..., 0, 0].copy()
-        argmax = xp.zeros(best.shape, dtype=xp.int64)
-        for index in range(1, kh * kw):
-            candidate = windows[..., index // kw, index % kw]
-            better = (candidate > best) | xp.isnan(candidate)   # ">": the first max wins ties
-            best = xp.maximum(best, candidate)                  # NaN propagates, as in PyTorch
-            argmax = xp.maximum(argmax, better * index)         # = index where better (indices
-        self.argmax = argmax                                    # only grow), branch-free
+        best, self.argmax = running_max(windows, nan_aware=False)
+        # NaN needs an extra test per entry. Where reading the result is free (the host), pay
+        # for it only when there is a NaN; on a GPU always (reading back would wait for it).
+        if not backend.on_host(best) or xp.isnan(best).any():
+            best, self.argmax = running_max(windows, nan_aware=True)
         return best
 
     def backward(self, grad_out):
-        grad = backend.xp.zeros(self.padded_shape, dtype=grad_out.dtype).reshape(-1)
-        flat_index = self._argmax_flat_index().reshape(-1)
-        if self.stride[0] >= self.kernel_size[0] and self.stride[1] >= self.kernel_size[1]:
-            # Windows do not overlap, so no pixel is the max of two windows: a plain write.
-            grad[flat_index] = grad_out.reshape(-1)
+        xp = backend.xp
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        grad = xp.zeros(self.padded_shape, dtype=grad_out.dtype)
+        if sh >= kh and sw >= kw:
+            # Windows do not overlap, so every window entry is a pixel of its own: write each
+            # output's gradient through a window view of dL/dx, entry by entry (0 where the
+            # entry was not the max).
+            grad_windows = backend.sliding_windows(grad, self.kernel_size, self.stride)
+            for index in range(kh * kw):
+                xp.multiply(grad_out, self.argmax == index,
+                            out=grad_windows[..., index // kw, index % kw])
         else:
             # A pixel can be the max of several windows: repeated indices must accumulate.
-            backend.scatter_add(grad, flat_index, grad_out.reshape(-1))
-        return unpad2d(grad.reshape(self.padded_shape), self.padding)
+            flat_index = self._argmax_flat_index().reshape(-1)
+            backend.scatter_add(grad.reshape(-1), flat_index, grad_out.reshape(-1))
+        return unpad2d(grad, self.padding)
 
     def _argmax_flat_index(self):
         """(N, C, OH, OW): where each window's max sits in the flattened padded input,
@@ -93,6 +94,29 @@ class MaxPool2d(_Pool2d):
                         + xp.arange(out_w) * sw)                               # (OH, OW)
         entry_offset = (xp.arange(kh).reshape(kh, 1) * padded_w + xp.arange(kw)).reshape(-1)
         return image_start + window_start + entry_offset[self.argmax]
+
+
+def running_max(windows, nan_aware: bool):
+    """(N, C, OH, OW, kh, kw) windows -> (max, argmax), both (N, C, OH, OW); argmax is the index
+    i*kw + j of the max entry: the first one on ties, as in PyTorch, and with ``nan_aware`` the
+    last NaN if any (without it, NaN entries are not followed: use it only when there are
+    none). A running max over the kh*kw entries, each step vectorised over all windows (much
+    faster than a reduction over the two tiny trailing axes), kept in place."""
+    xp = backend.xp
+    kh, kw = windows.shape[-2:]
+    best = windows[..., 0, 0].copy()
+    argmax = xp.zeros(best.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int64)
+    index_if_better = xp.empty_like(argmax)
+    for index in range(1, kh * kw):
+        candidate = windows[..., index // kw, index % kw]
+        better = candidate > best                         # ">": the first max wins ties
+        if nan_aware:
+            better |= xp.isnan(candidate)
+        xp.maximum(best, candidate, out=best)             # NaN propagates, as in PyTorch
+        xp.multiply(better, argmax.dtype.type(index),     # index where better, else 0; indices
+                    out=index_if_better)
+        xp.maximum(argmax, index_if_better, out=argmax)   # only grow: max = the latest index
+    return best, argmax
 
 
 class AvgPool2d(_Pool2d):
