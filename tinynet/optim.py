@@ -321,12 +321,14 @@ class Adam(Optimizer):
         if hp["amsgrad"]:
             exp_avg_sq = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq,
                                     out=state["max_exp_avg_sq"])
-        step_size = lr / (1 - beta1 ** step)
+        # torch's  p -= lr / c1 * m / (sqrt(v) / sqrt(c2) + eps)   with c_i = 1 - beta_i^t,
+        # computed as  p -= (lr / c1 * sqrt(c2)) * m / (sqrt(v) + eps * sqrt(c2)):  the same
+        # value with one pass over the arrays fewer (the bias corrections become scalars).
+        root_c2 = (1 - beta2 ** step) ** 0.5
         denom = xp.sqrt(exp_avg_sq, out=scratch)
-        denom /= (1 - beta2 ** step) ** 0.5
-        denom += hp["eps"]
-        update = xp.multiply(exp_avg, step_size, out=decayed)   # g is not needed any more
-        update /= denom
+        denom += hp["eps"] * root_c2
+        update = xp.divide(exp_avg, denom, out=decayed)          # g is not needed any more
+        update *= lr / (1 - beta1 ** step) * root_c2
         param -= update
 
 
