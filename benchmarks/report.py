@@ -39,6 +39,17 @@ def denormals(settings: dict) -> str:
     return "kept (IEEE gradual underflow)"
 
 
+def by_hand_line(row: dict) -> str:
+    """The hand-written NumPy yardstick of a row (benchmarks/handwritten.py), as a sentence."""
+    by_hand = row["numpy_by_hand"]["median"]
+    ratios = f"tinynet / by hand {row['tinynet']['median'] / by_hand:.2f}"
+    if "pytorch" in row:
+        ratios += f", by hand / PyTorch {by_hand / row['pytorch']['median']:.2f}"
+    return (f"\n{row['title']}, written by hand in plain NumPy (benchmarks/handwritten.py, "
+            f"timed in the same rotation): {spread(row['numpy_by_hand'])} {row['unit']}; "
+            f"{ratios}.")
+
+
 def machine_lines(results: dict) -> list:
     m, s, gemm = results["machine"], results["settings"], results["gemm"]
     torch = f", PyTorch {m['torch']} (threads: {m['torch_threads']})" if "torch" in m else ""
@@ -91,6 +102,7 @@ def markdown(results: dict) -> str:
                  spread(tinynet), spread(torch), number(row["ratio"]), number(row["flop_floor"]),
                  percent(tinynet), percent(torch), memory_mib(tinynet), memory_mib(torch)]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += [by_hand_line(row) for row in results["benchmarks"] if "numpy_by_hand" in row]
     lines += ["", "Columns:",
               "- *tinynet / PyTorch*: ratio of the medians; below 1, tinynet is faster.",
               "- *FLOP floor*: the time the model's matrix products would take at the GEMM peak "

@@ -4,7 +4,9 @@ For each model both frameworks are built on the same random data, PyTorch with t
 initial weights; each trains ``warmup_steps`` untimed steps, then the two alternate timed
 epochs ``repeats`` times (tinynet, PyTorch, tinynet, ...), so a slow spell of the machine hits
 both. Figures are per epoch of ``samples`` samples (seconds), or per step for a ``per_step``
-model (milliseconds), as min / median / max over the repeats.
+model (milliseconds), as min / median / max over the repeats. The E1 MLP has a third
+contestant on the NumPy backend, the same network written by hand in plain NumPy
+(benchmarks/handwritten.py), timed in the same rotation.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from tinynet import backend
 
 from benchmarks import flops, machine, memory
 from benchmarks.frameworks import TinynetTraining, TorchTraining, random_data
+from benchmarks.handwritten import HandwrittenMLP
 
 
 def load_torch(threads: int, device: str):
@@ -64,6 +67,9 @@ def benchmark(spec, settings: dict, torch, peak_gflops: float, log=print) -> dic
     if torch is not None:       # built before tinynet trains a step: the same initial weights
         trainings.append(TorchTraining(spec, tinynet_training.model, x, y,
                                        settings["torch_device"]))
+    if spec.key == "e1_mlp" and settings["backend"] == "numpy":   # the yardstick: NumPy by hand
+        trainings.append(HandwrittenMLP(tinynet_training.model, x, y, spec.batch_size,
+                                        **spec.optimizer_kwargs))
     for training in trainings:
         training.run(max_steps=settings["warmup_steps"])
         training.synchronize()
