@@ -1,7 +1,9 @@
 """What a benchmark ran on: cores, CPU, BLAS, thread settings, versions and load.
 
 A timing means little without these: the same code is 2x apart between OpenBLAS builds or
-thread counts, and any other busy process skews every figure (hence the load average).
+thread counts, and any other busy process skews every figure (hence the load average). On a
+virtual machine the host's other guests take CPU time too, which no load average shows: the
+kernel counts it as "steal", and the run reports its share.
 """
 from __future__ import annotations
 
@@ -30,6 +32,29 @@ def describe(torch_module=None) -> dict:
         info["torch"] = torch_module.__version__
         info["torch_threads"] = torch_module.get_num_threads()
     return info
+
+
+def cpu_ticks():
+    """The machine's CPU time counters (clock ticks since boot, all cores) from /proc/stat's
+    first line: user, nice, system, idle, iowait, irq, softirq, steal. None where there is
+    no /proc/stat (not Linux)."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    return [int(value) for value in fields[1:9]]
+
+
+def steal_fraction(before, after):
+    """The share of the CPU time between two :func:`cpu_ticks` readings that the hypervisor
+    gave to other virtual machines (None if unknown). 0 on a machine of one's own."""
+    if before is None or after is None:
+        return None
+    elapsed = sum(after) - sum(before)
+    return (after[7] - before[7]) / elapsed if elapsed > 0 else None
 
 
 def numpy_blas() -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 QUIET_LOAD = 0.5     # a 1-minute load average above this at the start: someone else was busy
+QUIET_STEAL = 0.05   # above this share of CPU time taken by other guests, say so
 
 
 def number(value, digits: int = 3) -> str:
@@ -72,11 +73,21 @@ def machine_lines(results: dict) -> list:
                           for p in m["threadpools"])
         lines[-1] += "  "
         lines.append(f"threadpoolctl: {pools}")
+    steal = m.get("cpu_steal")
+    if steal is not None:
+        lines[-1] += "  "
+        lines.append(f"CPU steal during the run: {steal:.1%} (time the hypervisor gave to "
+                     f"other virtual machines)")
     load = m.get("load_average_1min")
     if load is not None and load > QUIET_LOAD:
         lines += ["", f"**Not a quiet machine**: the 1-minute load average was {load:.2f} when "
                       f"the run started, so other work competed for the cores and these "
                       f"figures are not fit for comparison or for committing."]
+    if steal is not None and steal > QUIET_STEAL:
+        lines += ["", f"**Not a quiet host**: other virtual machines took {steal:.1%} of the "
+                      f"CPU time during the run. Both frameworks lost time, not necessarily "
+                      f"alike; ratios are more trustworthy than absolute times, and a run "
+                      f"with less steal is better for committing."]
     return lines
 
 

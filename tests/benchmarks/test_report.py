@@ -10,7 +10,7 @@ def figures(median, memory=None):
     return result
 
 
-def results(load=0.1, torch=True):
+def results(load=0.1, torch=True, steal=None):
     row = {"title": "E1 MLP", "batch_size": 100, "optimizer": "Adam(lr=0.001)", "key": "e1_mlp",
            "unit": "s/epoch", "flop_floor": 0.489, "ratio": 0.5 if torch else None,
            "tinynet": figures(1.0, {"epoch_mib": 12.4})}
@@ -19,7 +19,7 @@ def results(load=0.1, torch=True):
     machine = {"cpu_model": "a CPU", "cpu_count": 2, "usable_cores": 2, "platform": "Linux",
                "numpy_blas": "openblas", "python": "3.11", "numpy": "2.4", "tinynet": "0.1",
                "backend": "numpy", "thread_variables": {"OPENBLAS_NUM_THREADS": "2"},
-               "threadpools": None, "load_average_1min": load}
+               "threadpools": None, "load_average_1min": load, "cpu_steal": steal}
     if torch:
         machine.update(torch="2.13", torch_threads=2)
     return {"command": "python -m benchmarks.run", "date": "today", "machine": machine,
@@ -48,6 +48,22 @@ def test_a_busy_machine_is_flagged():
     assert "Not a quiet machine" not in markdown(results(load=0.1))
     assert "**Not a quiet machine**: the 1-minute load average was 3.00" in \
         markdown(results(load=3.0))
+
+
+def test_cpu_steal_is_stated_and_a_busy_host_is_flagged():
+    assert "CPU steal" not in markdown(results(steal=None))          # not Linux: unknown
+    quiet = markdown(results(steal=0.004))
+    assert "CPU steal during the run: 0.4%" in quiet and "Not a quiet host" not in quiet
+    assert "**Not a quiet host**: other virtual machines took 23.0% of the CPU time" in \
+        markdown(results(steal=0.23))
+
+
+def test_hand_written_yardstick_is_a_line_under_the_table():
+    data = results()
+    data["benchmarks"][0]["numpy_by_hand"] = figures(0.8)
+    assert ("E1 MLP, written by hand in plain NumPy (benchmarks/handwritten.py, timed in the "
+            "same rotation): 0.72 / **0.8** / 0.96 s/epoch; tinynet / by hand 1.25, "
+            "by hand / PyTorch 0.40.") in markdown(data)
 
 
 def test_without_torch_its_columns_are_dashes_and_the_reason_is_given():
