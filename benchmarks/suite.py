@@ -115,6 +115,7 @@ def run_suite(specs, settings: dict, log=print) -> dict:
                             if settings["use_torch"] else (None, "disabled by --no-torch"))
     if torch_missing:
         print(f"PyTorch left out: {torch_missing}", file=sys.stderr)
+    described = machine.describe(torch)      # now: its load average must not include ours
     ticks_at_start = machine.cpu_ticks()
     gemm = flops.gemm_gflops(settings["gemm_size"], settings["gemm_repeats"])
     log(f"float32 GEMM {gemm['n']}x{gemm['n']}: {gemm['gflops_best']:.1f} GFLOP/s (best)")
@@ -131,7 +132,6 @@ def run_suite(specs, settings: dict, log=print) -> dict:
         memory_note = "not measured (--no-memory)"
     elif not measure_memory:
         memory_note = "not measured on a GPU: RSS is host memory, the activations are on the device"
-    described = machine.describe(torch)
     described["cpu_steal"] = machine.steal_fraction(ticks_at_start, machine.cpu_ticks())
     return {"machine": described, "settings": settings, "frameworks": frameworks,
             "torch_missing": torch_missing, "memory_note": memory_note, "gemm": gemm,
