@@ -150,3 +150,26 @@ def test_small_cnn_overfits_a_tiny_batch(rng, backend_name):
         loss, output = train_step(model, loss_fn, optimizer, x, backend.to_device(y))
     assert backend.to_float(loss) < 5e-2
     assert (backend.to_numpy(output).argmax(axis=1) == y).all()
+
+
+@pytest.mark.parametrize("key", ["e1_mlp_bn_do", "e2_lenet", "e4_mlp"])
+def test_a_training_step_stays_float32_everywhere(key):
+    """No silent float64: every layer's output, every gradient and every optimizer state
+    array of a float32 model fed float32 data is float32 (the benchmark models cover
+    Linear, Conv2d, pools, BatchNorm, LayerNorm, Dropout, ReLU, Adam and SGD)."""
+    from benchmarks.frameworks import TinynetTraining, random_data
+    from benchmarks.specs import find
+
+    spec = find([key])[0]
+    training = TinynetTraining(spec, *random_data(spec, 2 * spec.batch_size))
+    output_dtypes = []
+    for layer in training.model.layers:
+        layer.register_forward_hook(lambda layer, x, y: output_dtypes.append((layer, y.dtype)))
+    training.run()
+    assert output_dtypes and all(dtype == np.float32 for _, dtype in output_dtypes), \
+        [(repr(layer), dtype) for layer, dtype in output_dtypes if dtype != np.float32]
+    for name, param in training.model.named_parameters():
+        assert param.data.dtype == param.grad.dtype == np.float32, name
+    for state in training.optimizer.state:
+        for value in state.values():
+            assert getattr(value, "dtype", np.float32) == np.float32
