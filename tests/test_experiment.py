@@ -30,6 +30,15 @@ def test_environment_records_versions():
     assert info["backend"] == "numpy" and info["tinynet"] and info["numpy"]
 
 
+def test_examples_flush_denormals_and_record_it():
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser, default_out="runs/x")
+    supported = backend.set_flush_denormal(False)     # off, as by default (and in PyTorch)
+    assert environment()["flush_denormal"] is False
+    setup_backend(parser, parser.parse_args([]))
+    assert environment()["flush_denormal"] is supported
+
+
 def test_unknown_backend_and_bad_epochs_are_cli_errors(capsys):
     parser = argparse.ArgumentParser()
     add_common_arguments(parser, default_out="runs/x")
