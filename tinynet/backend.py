@@ -228,7 +228,9 @@ def _floating_point_environment():
 # --- im2col / col2im building blocks -------------------------------------------------------
 
 def sliding_windows(x, kernel_size, stride):
-    """A read-only view of all (kh, kw) windows of ``x``: (N, C, H, W) -> (N, C, OH, OW, kh, kw).
+    """A view of all (kh, kw) windows of ``x``: (N, C, H, W) -> (N, C, OH, OW, kh, kw). Read it
+    freely; write through it only where windows do not overlap (stride >= kernel), as
+    MaxPool2d's backward does, since overlapping windows share memory.
 
     ``OH = (H - kh) // sh + 1`` (and likewise OW). No data is copied: the view reuses x's memory
     with extra strides, which is what makes im2col a single reshape away.
