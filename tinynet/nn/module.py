@@ -305,8 +305,8 @@ class Sequential(Module):
     def backward_params(self, grad_out) -> None:
         """Backward down to the first layer that has parameters, which gets
         ``backward_params``; layers before it have nothing to learn and are skipped."""
-        first = next((index for index, layer in enumerate(self.layers) if layer.parameters()),
-                     None)
+        first = next((index for index, layer in enumerate(self.layers)
+                      if any(layer.named_parameters())), None)      # stops at the first one
         if first is None:
             return
         for layer in reversed(self.layers[first + 1:]):
