@@ -16,6 +16,7 @@ import argparse
 import sys
 import time
 
+from benchmarks.run import usable_cores
 from benchmarks.threads import set_thread_count
 
 EPOCH = 60_000
@@ -25,7 +26,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a key of benchmarks/specs.py, e.g. e6_cnn")
-    parser.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
+    parser.add_argument("--threads", type=int, default=usable_cores(),
+                        help="BLAS threads (default: the usable cores, as benchmarks.run)")
     parser.add_argument("--samples", type=int, default=6_000,
                         help="samples per profiled pass (default 6,000; 2 passes)")
     return parser.parse_args(argv)
