@@ -1,24 +1,21 @@
 """The seven models of issue 8, each with the batch size and optimizer of its experiment.
 
-Each model is built by the function its example script (named in the title) trains it
-with; ``benchmarks.frameworks.to_torch`` builds the same layers in PyTorch. Inputs are
+Each model is built by the :mod:`tinynet.models` builder its experiment (named in the
+title) trains; ``benchmarks.frameworks.to_torch`` builds the same layers in PyTorch. Inputs are
 random data of MNIST's shapes: (784,) for the MLPs, (1, 28, 28) for the CNNs and for E4,
 whose model starts with a Flatten.
 """
 from __future__ import annotations
 
-import functools
-import runpy
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
+from tinynet import models
 from tinynet.nn import Sequential
 
 IMAGE = (1, 28, 28)
 FLAT = (784,)
 NUM_CLASSES = 10
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @dataclass(frozen=True)
@@ -49,31 +46,23 @@ class Spec:
         return f"{self.optimizer}({args})"
 
 
-@functools.lru_cache(maxsize=None)
-def example(name: str) -> dict:
-    """The definitions in examples/<name>.py (a script, not a package). Every model below is
-    built by its experiment's own function, so the benchmark times exactly what the
-    experiment trains and the two cannot drift apart."""
-    return runpy.run_path(str(EXAMPLES / f"{name}.py"))
-
-
 SPECS = (
     Spec("e1_mlp", "E1 MLP 784-500-10 (optimizer_study)",
-         lambda: example("optimizer_study")["build_model"]("plain"), FLAT, 100,
+         lambda: models.mlp((500,)), FLAT, 100,
          "Adam", {"lr": 1e-3}),
     Spec("e1_mlp_bn_do", "E1 MLP 784-500-10 +BN+Dropout (optimizer_study)",
-         lambda: example("optimizer_study")["build_model"]("+BN+DO"), FLAT, 100,
+         lambda: models.mlp((500,), batchnorm=True, dropout=0.5), FLAT, 100,
          "Adam", {"lr": 1e-3}),
-    Spec("e2_lenet", "E2 LeNet CNN (mnist_cnn)", lambda: example("mnist_cnn")["build_cnn"](),
+    Spec("e2_lenet", "E2 LeNet CNN (mnist_cnn)", models.lenet,
          IMAGE, 64, "Adam", {"lr": 1e-3, "weight_decay": 1e-5}),
     Spec("e6_mlp", "E6 MLP 784-512-512-10 (fashion_mnist)",
-         lambda: example("fashion_mnist")["mlp"]([512, 512]), FLAT, 64, "SGD", {"lr": 0.01}),
+         lambda: models.mlp((512, 512)), FLAT, 64, "SGD", {"lr": 0.01}),
     Spec("e6_cnn", "E6 simple CNN 32/64 ch. (fashion_mnist)",
-         lambda: example("fashion_mnist")["simple_cnn"](), IMAGE, 64, "SGD", {"lr": 0.01}),
+         models.simple_cnn, IMAGE, 64, "SGD", {"lr": 0.01}),
     Spec("e4_mlp", "E4 4-layer MLP (lr_batch_grid)",
-         lambda: example("lr_batch_grid")["build_model"](), IMAGE, 32, "SGD", {"lr": 0.01}),
+         models.layernorm_mlp, IMAGE, 32, "SGD", {"lr": 0.01}),
     Spec("e3_batch1", "E3 MLP 784-128-10 at batch 1 (mlp_sweep)",
-         lambda: example("mlp_sweep")["build_mlp"](1, 128), FLAT, 1,
+         lambda: models.mlp((128,)), FLAT, 1,
          "Adam", {"lr": 0.01}, per_step=True),
 )
 
