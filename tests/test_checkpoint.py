@@ -1,6 +1,7 @@
 """Checkpoints: training continued from one is bit-identical to training without the break; a
 checkpoint for another model fails naming every mismatch; the file is written atomically."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from tinynet.data import DataLoader
 from tinynet.losses import CrossEntropyLoss
 from tinynet.nn import BatchNorm1d, Dropout, Linear, ReLU, Sequential
 from tinynet.optim import SGD, Adam, RMSprop
-from tinynet.train import fit
+from tinynet.train import KeepBest, StopOnPlateau, fit
 
 
 def blobs(n=120, seed=0):
@@ -165,3 +166,29 @@ def test_info_that_is_not_json_fails_before_anything_is_written(tmp_path):
     with pytest.raises(TypeError):
         save_checkpoint(tmp_path / "ckpt.npz", model, note=object())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_callback_state_round_trips_with_arrays_and_model_states(tmp_path):
+    model, optimizer, loader = build(Adam, 0)
+    keep_best, plateau = KeepBest(model), StopOnPlateau(patience=2, min_change=0.01)
+    fit(model, CrossEntropyLoss(), optimizer, loader, 2, DataLoader(*blobs(seed=1), 40),
+        callbacks=[keep_best, plateau], progress=False)
+    save_checkpoint(tmp_path / "c.npz", model, optimizer, loader, callbacks=[keep_best, plateau])
+    fresh_model, fresh_optimizer, fresh_loader = build(Adam, 0)
+    restored = [KeepBest(fresh_model), StopOnPlateau(patience=2, min_change=0.01)]
+    load_checkpoint(tmp_path / "c.npz", fresh_model, fresh_optimizer, fresh_loader,
+                    callbacks=restored)
+    assert (restored[0].best, restored[0].epoch) == (keep_best.best, keep_best.epoch)
+    assert_same_state(restored[0].state, keep_best.state)
+    assert restored[1].values == plateau.values and len(plateau.values) == 2
+    with pytest.raises(CheckpointError, match="holds the state of 2 callbacks, 1 given"):
+        load_checkpoint(tmp_path / "c.npz", fresh_model, fresh_optimizer, fresh_loader,
+                        callbacks=restored[:1])
+
+
+def test_checkpoints_are_readable_like_every_other_output(tmp_path):
+    model, optimizer, loader = build(SGD, 0)
+    save_checkpoint(tmp_path / "c.npz", model)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "c.npz").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -8,7 +8,8 @@ from tinynet.data import DataLoader, load_mnist, prepare_images
 from tinynet.losses import CrossEntropyLoss, MSELoss
 from tinynet.nn import Linear, ReLU, Sequential
 from tinynet.optim import SGD, Adam
-from tinynet.train import GradientNormLogger, History, StopAtAccuracy, evaluate, fit, train_step
+from tinynet.train import (Callback, GradientNormLogger, History, KeepBest, StopAtAccuracy,
+                           StopOnPlateau, evaluate, fit, train_step)
 from tests.conftest import data_dir
 
 
@@ -173,3 +174,49 @@ def test_a_training_step_stays_float32_everywhere(key):
     for state in training.optimizer.state:
         for value in state.values():
             assert getattr(value, "dtype", np.float32) == np.float32
+
+
+def test_fit_continues_a_history_where_it_stopped():
+    x, y = blobs()
+    backend.seed(0)
+    model = small_mlp()
+    optimizer = Adam(model.parameters(), lr=0.01)
+    loader = DataLoader(x, y, 32, shuffle=True, seed=1)
+    history = fit(model, CrossEntropyLoss(), optimizer, loader, 2, progress=False)
+    history = fit(model, CrossEntropyLoss(), optimizer, loader, 3, progress=False,
+                  history=history)
+    assert [e["epoch"] for e in history.epochs] == [1, 2, 3]
+    assert len(history.step_loss) == 3 * len(loader)
+
+
+def test_stop_on_plateau_waits_for_patience_epochs_of_no_change():
+    stop = StopOnPlateau(patience=5, min_change=0.001)
+    decisions = [stop.on_epoch_end(epoch, {"val_acc": value}, None) for epoch, value in
+                 enumerate([0.3, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], start=1)]
+    assert decisions == [False] * 6 + [True] and stop.triggered
+    moving = StopOnPlateau(patience=5, min_change=0.001)
+    assert not any(moving.on_epoch_end(e, {"val_acc": 0.5 + 0.002 * e}, None)
+                   for e in range(1, 20))
+
+
+def test_keep_best_needs_an_improvement_above_the_threshold():
+    keep = KeepBest(small_mlp(), min_improvement=0.001)
+    for epoch, accuracy in enumerate([0.50, 0.5005, 0.52, 0.5209, 0.51], start=1):
+        keep.on_epoch_end(epoch, {"val_acc": accuracy}, None)
+    assert (keep.epoch, keep.best) == (3, 0.52)
+    assert set(keep.state) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+
+
+def test_every_callback_sees_the_epoch_even_when_an_earlier_one_stops():
+    seen = []
+
+    class Record(Callback):
+        def on_epoch_end(self, epoch, record, history):
+            seen.append(epoch)
+            return False
+
+    x, y = blobs()
+    history = fit(small_mlp(), CrossEntropyLoss(), SGD(small_mlp().parameters(), lr=0.1),
+                  DataLoader(x, y, 50), 3, callbacks=[StopAtAccuracy(0.0, "train_acc"), Record()],
+                  progress=False)
+    assert history.status == "stopped" and seen == [1]

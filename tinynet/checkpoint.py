@@ -43,9 +43,9 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be read, or does not fit the objects it is loaded into."""
 
 
-def save_checkpoint(path, model, optimizer=None, loader=None, **info) -> None:
-    """Write ``model`` (and ``optimizer``, ``loader`` if given) to ``path`` atomically.
-    ``info``: JSON-able values to keep with them, e.g. ``epoch=3``."""
+def save_checkpoint(path, model, optimizer=None, loader=None, callbacks=(), **info) -> None:
+    """Write ``model`` (and ``optimizer``, ``loader``, the state of ``callbacks`` if given) to
+    ``path`` atomically. ``info``: JSON-able values to keep with them, e.g. ``epoch=3``."""
     arrays = {f"model/{key}": value for key, value in model.state_dict().items()}
     meta = {"format": FORMAT, "version": VERSION, "tinynet": tinynet.__version__,
             "backend": backend.name, "rng": backend.rng_state(), "info": info}
@@ -57,13 +57,15 @@ def save_checkpoint(path, model, optimizer=None, loader=None, **info) -> None:
                            for name, value in entry.items()})
     if loader is not None:
         meta["loader"] = loader.state_dict()
+    meta["callbacks"] = [_split_state(callback.state_dict(), f"callbacks/{index}", arrays)
+                         for index, callback in enumerate(callbacks)]
     arrays["meta"] = numpy.array(json.dumps(meta))     # not JSON-able: fails before writing
     _write_atomically(os.fspath(path), arrays)
 
 
-def load_checkpoint(path, model, optimizer=None, loader=None) -> dict:
-    """Restore what :func:`save_checkpoint` wrote into ``model`` (and ``optimizer``, ``loader``
-    if given), and the backend's random generators; return the saved ``info``.
+def load_checkpoint(path, model, optimizer=None, loader=None, callbacks=()) -> dict:
+    """Restore what :func:`save_checkpoint` wrote into ``model`` (and ``optimizer``, ``loader``,
+    ``callbacks`` if given), and the backend's random generators; return the saved ``info``.
 
     If the checkpoint does not fit (another architecture, another optimizer), nothing is
     changed and the :class:`CheckpointError` lists every mismatched key and shape.
@@ -89,8 +91,44 @@ def load_checkpoint(path, model, optimizer=None, loader=None) -> dict:
         raise CheckpointError(f"{path}: the checkpoint does not fit: {exc}") from None
     if loader is not None:
         loader.load_state_dict(meta["loader"])
+    saved_callbacks = meta.get("callbacks", [])
+    if len(saved_callbacks) != len(callbacks):
+        raise CheckpointError(f"{path}: holds the state of {len(saved_callbacks)} callbacks, "
+                              f"{len(callbacks)} given")
+    for callback, (index, state) in zip(callbacks, enumerate(saved_callbacks)):
+        callback.load_state_dict(_join_state(state, f"callbacks/{index}", arrays))
     backend.set_rng_state(meta["rng"])
     return meta["info"]
+
+
+def _split_state(state: dict, prefix: str, arrays: dict) -> dict:
+    """Move a callback state's arrays (and dicts of arrays, like a model's state) into
+    ``arrays`` under ``prefix``; return the JSON part, which names where each went."""
+    json_part = {}
+    for name, value in state.items():
+        if isinstance(value, dict) and value and all(hasattr(v, "shape") for v in value.values()):
+            arrays.update({f"{prefix}/{name}/{key}": backend.to_numpy(v)
+                           for key, v in value.items()})
+            json_part[name] = {"arrays": sorted(value)}
+        elif hasattr(value, "shape"):
+            arrays[f"{prefix}/{name}"] = backend.to_numpy(value)
+            json_part[name] = {"array": True}
+        else:
+            json_part[name] = {"value": value}
+    return json_part
+
+
+def _join_state(json_part: dict, prefix: str, arrays: dict) -> dict:
+    """The inverse of :func:`_split_state`."""
+    state = {}
+    for name, entry in json_part.items():
+        if "arrays" in entry:
+            state[name] = {key: arrays[f"{prefix}/{name}/{key}"] for key in entry["arrays"]}
+        elif "array" in entry:
+            state[name] = arrays[f"{prefix}/{name}"]
+        else:
+            state[name] = entry["value"]
+    return state
 
 
 def _optimizer_state(saved: dict, arrays: dict) -> dict:
@@ -129,6 +167,7 @@ def _read(path: str):
 def _write_atomically(path: str, arrays: dict) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp_path = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
+    os.chmod(tmp_path, 0o666 & ~_umask())    # mkstemp makes it private; readable like the rest
     try:
         with os.fdopen(fd, "wb") as handle:
             numpy.savez(handle, **arrays)
@@ -139,3 +178,9 @@ def _write_atomically(path: str, arrays: dict) -> None:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

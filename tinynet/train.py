@@ -57,13 +57,23 @@ class History:
 
 class Callback:
     """Hooks into :func:`fit`; override what you need. ``on_epoch_end`` returning True stops
-    training (the history's status becomes "stopped")."""
+    training (the history's status becomes "stopped").
+
+    A callback that remembers something across epochs returns it from ``state_dict`` (JSON
+    values, arrays, or dicts of arrays) and takes it back in ``load_state_dict``, so that a
+    run resumed from a checkpoint continues exactly as if it had never stopped."""
 
     def on_after_backward(self, model, step: int, history: History) -> None:
         """Called after backward, before the optimizer step: gradients are in ``param.grad``."""
 
     def on_epoch_end(self, epoch: int, record: dict, history: History) -> bool:
         return False
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
 
 
 class GradientNormLogger(Callback):
@@ -89,6 +99,50 @@ class StopAtAccuracy(Callback):
     def on_epoch_end(self, epoch, record, history):
         value = record.get(self.metric)
         return value is not None and value >= self.target
+
+
+class StopOnPlateau(Callback):
+    """Stops a run whose ``metric`` has not changed for ``patience`` epochs: the last
+    ``patience + 1`` values all lie within ``min_change`` of each other. ``triggered`` says
+    whether it stopped the run."""
+
+    def __init__(self, patience: int, min_change: float, metric: str = "val_acc"):
+        self.patience, self.min_change, self.metric = patience, min_change, metric
+        self.values, self.triggered = [], False
+
+    def on_epoch_end(self, epoch, record, history):
+        self.values.append(record[self.metric])
+        recent = self.values[-(self.patience + 1):]
+        self.triggered = (len(recent) == self.patience + 1
+                          and max(recent) - min(recent) <= self.min_change)
+        return self.triggered
+
+    def state_dict(self):
+        return {"values": list(self.values), "triggered": self.triggered}
+
+    def load_state_dict(self, state):
+        self.values, self.triggered = list(state["values"]), bool(state["triggered"])
+
+
+class KeepBest(Callback):
+    """Keeps a copy of the model's state whenever ``metric`` beats the best so far by more than
+    ``min_improvement``; ``state``, ``best`` and ``epoch`` then describe the kept model
+    (``state`` is None until the first epoch ends)."""
+
+    def __init__(self, model, min_improvement: float = 0.0, metric: str = "val_acc"):
+        self.model, self.min_improvement, self.metric = model, min_improvement, metric
+        self.best, self.epoch, self.state = -math.inf, None, None
+
+    def on_epoch_end(self, epoch, record, history):
+        if record[self.metric] > self.best + self.min_improvement:
+            self.best, self.epoch, self.state = record[self.metric], epoch, self.model.state_dict()
+        return False
+
+    def state_dict(self):
+        return {"best": self.best, "epoch": self.epoch, "state": self.state}
+
+    def load_state_dict(self, state):
+        self.best, self.epoch, self.state = state["best"], state["epoch"], state["state"]
 
 
 def train_step(model, loss_fn, optimizer, x, y, after_backward=None):
@@ -141,21 +195,25 @@ def evaluate(model, loss_fn, loader, train_mode: bool = False):
 
 def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None,
         callbacks=(), progress: bool = True, sync_every: int = 200,
-        description: str = "") -> History:
-    """Train for ``epochs`` epochs and return the :class:`History`.
+        description: str = "", history: History = None) -> History:
+    """Train until ``epochs`` epochs are done and return the :class:`History`.
 
     ``progress``: show a tqdm bar (it is hidden anyway when stderr is not a terminal).
     ``sync_every``: steps between device->host transfers of the step losses (and checks for
     divergence); the step at which a NaN/inf loss first appeared is exact regardless.
+    ``history``: the history of the epochs already done, to continue a run restored from a
+    checkpoint (:mod:`tinynet.checkpoint`); training starts at the epoch after its last.
     """
     if epochs < 1:
         raise ValueError(f"fit: epochs must be >= 1, got {epochs}")
     steps_per_epoch = len(train_loader)
-    history = History(steps_per_epoch=steps_per_epoch)
-    bar = tqdm(total=epochs * steps_per_epoch, desc=description or "training", unit="step",
-               disable=not progress or None, leave=False, dynamic_ncols=True)
+    history = history if history is not None else History(steps_per_epoch=steps_per_epoch)
+    done = len(history.epochs)
+    bar = tqdm(total=epochs * steps_per_epoch, initial=done * steps_per_epoch,
+               desc=description or "training", unit="step", disable=not progress or None,
+               leave=False, dynamic_ncols=True)
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(done + 1, epochs + 1):
             record = _train_epoch(model, loss_fn, optimizer, train_loader, callbacks, history,
                                   bar, sync_every)
             if record is None:
@@ -164,14 +222,20 @@ def fit(model, loss_fn, optimizer, train_loader, epochs: int, val_loader=None,
             if val_loader is not None:
                 record["val_loss"], record["val_acc"] = evaluate(model, loss_fn, val_loader)
             history.epochs.append(record)
-            bar.set_postfix({key: f"{value:.4f}" for key, value in record.items()
-                             if key.endswith(("_loss", "_acc"))})
-            if any(callback.on_epoch_end(epoch, record, history) for callback in callbacks):
+            bar.set_postfix_str(_short_metrics(record), refresh=False)
+            stops = [callback.on_epoch_end(epoch, record, history) for callback in callbacks]
+            if any(stops):                   # every callback sees every epoch, then stop
                 history.status = "stopped"
                 break
     finally:
         bar.close()
     return history
+
+
+def _short_metrics(record: dict) -> str:
+    """The epoch's key metric for the progress bar, short enough to fit 80 columns."""
+    key = "val_acc" if "val_acc" in record else "train_acc"
+    return f"{key.split('_')[0]} {100 * record[key]:.1f}%"
 
 
 def _train_epoch(model, loss_fn, optimizer, loader, callbacks, history, bar, sync_every):
