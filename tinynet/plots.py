@@ -1,16 +1,19 @@
-"""The figures the experiments ask for, written to PNG files (no screen needed)."""
+"""The figures the experiments ask for. Each function returns a matplotlib ``Figure`` (and
+writes it to ``path`` if one is given), so a test can read its lines and a notebook shows it.
+
+Figures are built with ``matplotlib.figure.Figure``, not ``pyplot``: nothing here selects a
+backend or opens a window, and importing this module changes nothing in a Jupyter session
+(figures still show inline there).
+"""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy  # noqa: E402
+import numpy
+from matplotlib.figure import Figure
 
 MAX_POINTS = 4000   # per curve: long runs are averaged down to this many points
 
 
-def _smoothed(values, max_points=MAX_POINTS):
+def smoothed(values, max_points=MAX_POINTS):
     """Mean over consecutive chunks so a curve has at most ``max_points`` points; returns
     (chunk centre indices, chunk means)."""
     values = numpy.asarray(values, dtype=float)
@@ -23,46 +26,75 @@ def _smoothed(values, max_points=MAX_POINTS):
     return centres, means
 
 
-def plot_step_losses(histories: dict, path, title: str, log_y: bool = True,
-                     max_points: int = MAX_POINTS) -> None:
+def plot_panels(panels: list, title: str = None, path=None, width: float = 6.5) -> Figure:
+    """Side-by-side panels of curves. Each panel is a dict: ``series`` ({label: (x, y)} or
+    {label: (x, y, format)}, e.g. format "o" for points, "s--" for dashed squares), ``title``,
+    ``xlabel``, ``ylabel``, and optionally ``log_y``."""
+    fig = Figure(figsize=(width * len(panels), 4.5))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels):
+        for name, (x, y, *style) in panel["series"].items():
+            ax.plot(x, y, *style, linewidth=1, markersize=4, label=name)
+        ax.set(xlabel=panel.get("xlabel", ""), ylabel=panel.get("ylabel", ""),
+               title=panel.get("title", ""))
+        if panel.get("log_y"):
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        if panel["series"]:
+            ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def plot_curves(series: dict, title: str, xlabel: str, ylabel: str, log_y: bool = False,
+                path=None) -> Figure:
+    """One panel of curves: ``series`` is {label: (x, y)} or {label: (x, y, format)}."""
+    return plot_panels([{"series": series, "title": title, "xlabel": xlabel,
+                         "ylabel": ylabel, "log_y": log_y}], path=path, width=7)
+
+
+def plot_step_losses(histories: dict, title: str, log_y: bool = True,
+                     max_points: int = MAX_POINTS, path=None) -> Figure:
     """Loss of every learning step, one curve per run, against epochs (step / steps per epoch)
     so runs with different batch sizes share an axis. Long runs are shown as the means of
     consecutive chunks, at most ``max_points`` per curve."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for label, history in histories.items():
-        if not history.step_loss:
-            continue
-        steps, losses = _smoothed(history.step_loss, max_points)
-        per_epoch = history.steps_per_epoch or len(history.step_loss)
-        suffix = " (diverged)" if history.status == "diverged" else ""
-        ax.plot((steps + 1) / per_epoch, losses, linewidth=0.8, label=f"{label}{suffix}")
-    ax.set(xlabel="epoch", ylabel="training loss per step", title=title)
-    if log_y:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    series = {}
+    for name, history in histories.items():
+        if history.step_loss:
+            steps, losses = smoothed(history.step_loss, max_points)
+            per_epoch = history.steps_per_epoch or len(history.step_loss)
+            suffix = " (diverged)" if history.status == "diverged" else ""
+            series[f"{name}{suffix}"] = ((steps + 1) / per_epoch, losses)
+    return plot_curves(series, title, "epoch", "training loss per step", log_y, path)
 
 
-def plot_epoch_metric(histories: dict, key: str, path, title: str, ylabel: str) -> None:
+def plot_epoch_metric(histories: dict, key: str, title: str, ylabel: str, path=None) -> Figure:
     """``history.epochs[i][key]`` against the epoch number, one line per run."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, history in histories.items():
+    series = {}
+    for name, history in histories.items():
         epochs = [record["epoch"] for record in history.epochs if key in record]
         values = [record[key] for record in history.epochs if key in record]
         if values:
-            ax.plot(epochs, values, marker="o", markersize=3, label=label)
-    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+            series[name] = (epochs, values, "o-")
+    return plot_curves(series, title, "epoch", ylabel, path=path)
 
 
-def plot_training_monitor(stats: dict, path, title: str) -> None:
+def plot_images(images: list, titles: list, columns: int = None, path=None) -> Figure:
+    """2-D arrays as grey images in a grid (each with its own grey scale), with titles."""
+    columns = columns or len(images)
+    rows = -(-len(images) // columns)
+    fig = Figure(figsize=(2.2 * columns, 2.3 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, image, text in zip(axes, images, titles):
+        ax.imshow(image, cmap="gray")
+        ax.set_title(text, fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    return _finish(fig, path)
+
+
+def plot_training_monitor(stats: dict, path=None, title: str = "") -> Figure:
     """What :class:`tinynet.monitor.TrainingMonitor` recorded (its ``stats``, or
     ``history.extra["monitor"]``), in two panels against the training step:
 
@@ -78,25 +110,21 @@ def plot_training_monitor(stats: dict, path, title: str) -> None:
     for param_name, norms in stats["grad_norm"].items():
         layer = param_name.rsplit(".", 1)[0] if "." in param_name else param_name
         layer_squares[layer] = layer_squares.get(layer, 0.0) + numpy.square(norms)
-    fig, (grad_ax, act_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
-    colours = plt.get_cmap("viridis")      # dark = first layer, light = last: depth reads at once
-    for index, (layer, squares) in enumerate(layer_squares.items()):
-        label = f"{layer} {types.get(layer, '')}".strip()
-        grad_ax.plot(steps, numpy.sqrt(squares), linewidth=1, label=label,
-                     color=colours(index / max(1, len(layer_squares) - 1)))
-    grad_ax.plot(steps, stats["global_grad_norm"], "k--", linewidth=1, label="global")
-    grad_ax.set(xlabel="step", ylabel="gradient L2 norm", yscale="log",
-                title="gradient norm per layer")
-    for index, (layer, stds) in enumerate(stats["activation_std"].items()):
-        label = f"{layer} {types.get(layer, '')}".strip()
-        act_ax.plot(steps, stds, linewidth=1, label=label,
-                    color=colours(index / max(1, len(stats["activation_std"]) - 1)))
-    act_ax.set(xlabel="step", ylabel="std of the layer's output",
-               title="activation std per layer")
-    for ax in (grad_ax, act_ax):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.suptitle(title)
+    gradients = {f"{layer} {types.get(layer, '')}".strip(): (steps, numpy.sqrt(squares))
+                 for layer, squares in layer_squares.items()}
+    gradients["global"] = (steps, stats["global_grad_norm"], "k--")
+    activations = {f"{layer} {types.get(layer, '')}".strip(): (steps, stds)
+                   for layer, stds in stats["activation_std"].items()}
+    return plot_panels([
+        {"series": gradients, "title": "gradient norm per layer", "xlabel": "step",
+         "ylabel": "gradient L2 norm", "log_y": True},
+        {"series": activations, "title": "activation std per layer", "xlabel": "step",
+         "ylabel": "std of the layer's output"},
+    ], title=title, path=path, width=6)
+
+
+def _finish(fig: Figure, path) -> Figure:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
