@@ -1,0 +1,310 @@
+"""The report kit: an experiment's report declared as parts, rendered to ``report.md``.
+
+    report = [
+        Text("Base: Adam lr 0.01, batch 64."),
+        Section("learning rate",
+                Table(runs_of("learning_rate"),
+                      Column("lr", setting("lr")),
+                      *compared("final val acc (%)", final("val_acc"), ORIGINAL_LR)),
+                Figure("lr_val_acc.png", lambda ctx: plot_epoch_metric(...)),
+                group="learning_rate"),
+    ]
+
+Every report starts with the same header (title, a smoke-run warning in quick mode, the
+command of every invocation that wrote to the log with the commit of its code, the machine,
+versions, the data files and their SHA-256, wall time). A value of ``None`` shows as "-".
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tinynet.runlog import RunLog, unpack_floats
+from tinynet.train import History
+
+
+class RunRecord:
+    """Typed access to one record of the results log."""
+
+    def __init__(self, record: dict):
+        self.record = record
+        self.run_id, self.config = record["run_id"], record["config"]
+        self.label, self.status = record.get("label", self.run_id), record["status"]
+        self.results = record.get("results") or {}
+        self.environment = record.get("environment", {})
+        self.wall_seconds = record.get("wall_seconds", 0.0)
+        self._history = None
+
+    @property
+    def history(self) -> History:
+        if self._history is None:
+            data = self.record.get("history") or {}
+            self._history = History.from_dict(
+                {**data, "step_loss": unpack_floats(data.get("step_loss", []))})
+        return self._history
+
+    def final(self, key: str):
+        """``key``'s value after the last epoch (None if no epoch finished)."""
+        return self.history.last(key)
+
+    def best(self, key: str):
+        values = [epoch[key] for epoch in self.history.epochs if key in epoch]
+        return max(values) if values else None
+
+    def value(self, key: str):
+        """A measured result (``results[key]``), else the last epoch's value."""
+        return self.results[key] if key in self.results else self.final(key)
+
+    @property
+    def seconds_per_epoch(self):
+        epochs = self.history.epochs
+        return sum(e["train_seconds"] for e in epochs) / len(epochs) if epochs else None
+
+    @property
+    def status_text(self) -> str:
+        if self.status == "diverged":
+            return f"diverged at step {self.history.diverged_at_step}"
+        if self.status == "failed":
+            return f"failed: {self.results.get('error', '')}"
+        return self.status
+
+
+class Context:
+    """What report parts see: the runs of this sweep's plan that are in the log, the data,
+    and the output folder."""
+
+    def __init__(self, experiment, sweep, log: RunLog, out: Path):
+        self.experiment, self.sweep, self.log, self.out = experiment, sweep, log, out
+        self.quick = sweep.options.quick
+        self.groups = {group for group, _ in sweep.cells}
+        self._by_group = {}
+        for (group, _), key in zip(sweep.cells, sweep.ids):
+            if key in log.records:
+                self._by_group.setdefault(group, {})[key] = RunRecord(log.records[key])
+        self._data = None
+        self.figures = {}              # file name -> the matplotlib Figure drawn for it
+        self.path = out / "report.md"
+
+    def runs(self, group: str = None) -> list:
+        """The finished runs of ``group`` (of every group if None), in plan order."""
+        if group is not None:
+            return list(self._by_group.get(group, {}).values())
+        unique = {}
+        for runs in self._by_group.values():
+            unique.update(runs)
+        return list(unique.values())
+
+    def run(self, group: str = None, **settings):
+        """The first run of ``group`` whose configuration has ``settings``, or None."""
+        for record in self.runs(group):
+            if all(record.config.get(key) == value for key, value in settings.items()):
+                return record
+        return None
+
+    def data(self) -> dict:
+        """The datasets, as a run saw them (loaded on first use)."""
+        if self._data is None:
+            options = self.sweep.options
+            self._data = self.experiment.data.load(options.data_dir, options.seed, self.quick)
+        return self._data
+
+    @property
+    def samples(self) -> dict:
+        return {name: len(y) for name, (_, y) in self.data().items()}
+
+
+# --- parts ----------------------------------------------------------------------------------
+
+@dataclass
+class Text:
+    """A paragraph: a string, or a function of the context that returns one."""
+
+    text: object
+
+    def render(self, ctx: Context) -> list:
+        return [self.text(ctx) if callable(self.text) else self.text, ""]
+
+
+@dataclass
+class Code(Text):
+    """A block shown verbatim (in a fenced code block)."""
+
+    def render(self, ctx: Context) -> list:
+        return ["```", *Text.render(self, ctx)[:1], "```", ""]
+
+
+@dataclass
+class Column:
+    """A table column: ``get(row)`` gives the value, ``fmt`` shows it: "pct" (a fraction shown
+    in %), "num" (4 decimals), "s" (seconds, 1 decimal), "int", "text", or a function."""
+
+    header: str
+    get: Callable
+    fmt: object = "text"
+
+    def cell(self, row) -> str:
+        return show(self.get(row), self.fmt)
+
+
+@dataclass
+class Table:
+    """Rows from ``rows(ctx)`` (usually :class:`RunRecord` objects), one column per
+    :class:`Column`."""
+
+    rows: Callable
+    columns: list
+
+    def __init__(self, rows, *columns):
+        self.rows, self.columns = rows, list(columns)
+
+    def render(self, ctx: Context) -> list:
+        rows = self.rows(ctx) if callable(self.rows) else self.rows
+        lines = ["| " + " | ".join(column.header for column in self.columns) + " |",
+                 "|" + "---|" * len(self.columns)]
+        lines += ["| " + " | ".join(column.cell(row) for column in self.columns) + " |"
+                  for row in rows]
+        return [*lines, ""]
+
+
+@dataclass
+class Figure:
+    """A figure drawn by ``draw(ctx)`` (a function returning a matplotlib Figure, see
+    :mod:`tinynet.plots`), written to ``file`` in the output folder and shown in the report."""
+
+    file: str
+    draw: Callable
+    caption: str = ""
+
+    def render(self, ctx: Context) -> list:
+        figure = self.draw(ctx)
+        if figure is None:
+            return []
+        figure.savefig(ctx.out / self.file, dpi=110)
+        ctx.figures[self.file] = figure
+        return [f"![{self.caption or self.file}]({self.file})", ""]
+
+
+@dataclass
+class Section:
+    """A titled part of the report; with ``group``, shown only when that group was run."""
+
+    title: object
+    parts: list = field(default_factory=list)
+    group: str = None
+
+    def __init__(self, title, *parts, group=None):
+        self.title, self.parts, self.group = title, list(parts), group
+
+    def render(self, ctx: Context) -> list:
+        if self.group is not None and self.group not in ctx.groups:
+            return []
+        title = self.title(ctx) if callable(self.title) else self.title
+        lines = [f"## {title}", ""]
+        for part in self.parts:
+            lines += part.render(ctx)
+        return lines
+
+
+# --- helpers for declarations ---------------------------------------------------------------
+
+def runs_of(group: str = None) -> Callable:
+    """Rows: the finished runs of a group, in plan order."""
+    return lambda ctx: ctx.runs(group)
+
+
+def setting(key: str) -> Callable:
+    return lambda run: run.config.get(key)
+
+
+def final(key: str) -> Callable:
+    return lambda run: run.final(key)
+
+
+def value(key: str) -> Callable:
+    return lambda run: run.value(key)
+
+
+def compared(header: str, ours: Callable, original: Callable, fmt: str = "pct") -> list:
+    """Three columns: ours, the original's number, and ours minus the original. The original's
+    number is given in the unit shown (percent for "pct")."""
+    def difference(row):
+        mine, theirs = ours(row), original(row)
+        if mine is None or theirs is None:
+            return None
+        return (100 * mine if fmt == "pct" else mine) - theirs
+
+    return [Column(header, ours, fmt),
+            Column("original", original, lambda v: show(v, "2f")),
+            Column("difference", difference, lambda v: "-" if v is None else f"{v:+.2f}")]
+
+
+def show(value, fmt="text") -> str:
+    """A value as a table cell; None (and NaN) show as "-"."""
+    if value is None or isinstance(value, float) and math.isnan(value):
+        return "-"
+    if callable(fmt):
+        return fmt(value)
+    if fmt == "pct":
+        return f"{100 * value:.2f}"
+    if fmt == "num":
+        return f"{value:.4f}"
+    if fmt == "s":
+        return f"{value:.1f}"
+    if fmt == "2f":
+        return f"{value:.2f}"
+    if fmt == "int":
+        return f"{value:,}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# --- the report ------------------------------------------------------------------------------
+
+def write_report(experiment, sweep, out) -> Context:
+    """Render ``experiment.report`` from the log in ``out`` to ``out/report.md``; return the
+    context, whose ``figures`` hold what was drawn (tests read their lines)."""
+    ctx = Context(experiment, sweep, RunLog.read(out), Path(out))
+    lines = header(ctx)
+    for part in experiment.report:
+        lines += part.render(ctx)
+    ctx.path.write_text("\n".join(lines).rstrip("\n") + "\n")
+    return ctx
+
+
+def header(ctx: Context) -> list:
+    """Title, smoke-run warning, commands with their commits, machine, data, wall time."""
+    experiment, runs = ctx.experiment, ctx.runs()
+    lines = [f"# {experiment.title}", ""]
+    if ctx.quick:
+        counts = ", ".join(f"{count:,} {name}" for name, count in ctx.samples.items())
+        changes = ", ".join(f"{key} {value}" for key, value in experiment.quick.items())
+        lines += [f"**Smoke run (`--quick`): {counts} samples; {changes}. These numbers check "
+                  f"that the code runs; they are not results.**", ""]
+    lines += ["Commands (every invocation that wrote to this log):", ""]
+    for entry in ctx.log.invocations:
+        code = entry.get("code") or {}
+        commit = (code.get("commit") or "unknown")[:10]
+        dirty = "" if code.get("clean") in (True, None) else " with uncommitted changes"
+        lines.append(f"- `{entry['command']}` ({entry.get('started', '?')}, commit {commit}"
+                     f"{dirty}; runs to do {entry.get('runs', '?')}, jobs "
+                     f"{entry.get('jobs', 1)}, threads per run {entry.get('threads', '?')})")
+    lines.append("")
+    if runs:
+        env = runs[0].environment
+        total = sum(run.wall_seconds for run in runs)
+        lines += [f"Machine: {env.get('cpu_count')} CPU cores, {env.get('platform')}; backend "
+                  f"{env.get('backend')}, tinynet {env.get('tinynet')}, NumPy "
+                  f"{env.get('numpy')}, Python {env.get('python')}"
+                  + (f", kernels {env['kernels']}" if "kernels" in env else "") + ".  ",
+                  f"Wall time: {total / 60:.1f} min summed over the {len(runs)} runs "
+                  f"(training and evaluation).  "]
+    data = next((entry["data"] for entry in reversed(ctx.log.invocations)
+                 if entry.get("data")), None)
+    if data and data["files"]:
+        files = ", ".join(f"`{Path(path).name}` ({sha[:12]}...)"
+                          for path, sha in data["files"].items())
+        folder = Path(next(iter(data["files"]))).parent
+        lines.append(f"Data: {data['dataset']} from `{folder}`: {files} (SHA-256 of the "
+                     f"decompressed files, verified on loading).")
+    return [*lines, ""]
