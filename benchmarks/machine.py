@@ -12,7 +12,7 @@ import platform
 
 import numpy
 
-from tinynet.experiment import environment
+from tinynet.runner import environment
 
 from benchmarks.threads import THREAD_VARIABLES
 

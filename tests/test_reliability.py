@@ -10,7 +10,7 @@ The layer-by-layer details live beside each module: tests/nn/test_<layer>.py ("b
 tests), tests/test_losses.py (labels), tests/test_optim.py (hyperparameters),
 tests/data/test_loader.py, tests/data/test_idx.py and tests/data/test_datasets.py (data files,
 downloads), tests/test_train.py (divergence, reproducibility of fit), tests/test_checkpoint.py
-(checkpoints), tests/test_experiment.py (results log, CLI flags), tests/test_losses.py
+(checkpoints), tests/test_runner.py (results log, resume, refusals, CLI flags), tests/test_losses.py
 (cross-entropy finite for logits of +-1e4).
 """
 import json
@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,17 +28,18 @@ import pytest
 import tinynet
 from tinynet import backend
 from tinynet.data import DataLoader
-from tinynet.experiment import RunLog, run_missing
 from tinynet.losses import CrossEntropyLoss, MSELoss
 from tinynet.nn import (BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d,
                         ReLU, Sequential)
 from tinynet.optim import SGD, Adam
+from tinynet.runner import Group, Plan
 from tinynet.train import evaluate, fit
+from examples import mlp_sweep
+from tests import toy_experiment
 from tests.conftest import data_dir
-from tests.examples.conftest import EXAMPLES, load_example
 
 TINYNET = Path(tinynet.__file__).parent
-sweep = load_example("mlp_sweep")
+EXAMPLES = TINYNET.parent / "examples"
 
 
 # --- every bad input -> its message ----------------------------------------------------------
@@ -128,14 +130,15 @@ def test_every_bad_input_gets_its_message(make_mistake, error, message):
 
 @pytest.mark.parametrize("argv, message", [
     (["--backend", "tpu"], "argument --backend: invalid choice: 'tpu'"),
-    (["--study", "momentum"], "argument --study: invalid choice: 'momentum'"),
-    (["--epochs", "0"], "--epochs must be >= 1, got 0"),
+    (["--only", "momentum"], "no group 'momentum': choose from learning_rate, batch_size"),
+    (["--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
 ])
 def test_every_bad_command_line_gets_a_one_line_error(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as info:
-        sweep.main(argv + ["--out", str(tmp_path)])
-    assert info.value.code == 2                          # argparse's usage error, no traceback
-    assert message in capsys.readouterr().err
+        mlp_sweep.experiment.main(argv + ["--out", str(tmp_path / "out")])
+    assert info.value.code == 2                          # a usage error, no traceback
+    err = capsys.readouterr().err
+    assert message in err.strip().splitlines()[-1] and "Traceback" not in err
 
 
 def test_batch_size_larger_than_the_dataset_gives_one_short_batch():
@@ -176,40 +179,34 @@ def test_eval_outputs_do_not_depend_on_the_batch_size(rng):
 
 # --- divergence inside a sweep ----------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning",
+                            "ignore:invalid value:RuntimeWarning")
 def test_a_sweep_goes_on_after_a_diverging_run(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((64, 4)).astype(np.float32)
-    targets = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 64)]
-    plan = [("lr=0.01", {"lr": 0.01}), ("lr=1e6", {"lr": 1e6}), ("lr=0.02", {"lr": 0.02})]
-
-    def train_run(config):
-        backend.seed(0)
-        model = Sequential(Linear(4, 16), ReLU(), Linear(16, 3))
-        with np.errstate(over="ignore", invalid="ignore"):
-            history = fit(model, MSELoss(), SGD(model.parameters(), lr=config["lr"]),
-                          DataLoader(x, targets, 8), epochs=3, progress=False)
-        return history, {}
-
-    run_missing(RunLog(tmp_path, resume=False), plan, train_run)
-    records = [json.loads(line) for line in (tmp_path / "results.jsonl").open()]
-    assert [r["run_id"] for r in records] == ["lr=0.01", "lr=1e6", "lr=0.02"]
-    assert [r["history"]["status"] for r in records] == ["completed", "diverged", "completed"]
+    plan = Plan(toy_experiment.experiment.plan.base,
+                [Group("lr", vary={"lr": [0.01, 1e6, 0.02]},
+                      set={"dropout": 0.0, "optimizer": "sgd"})])
+    toy = replace(toy_experiment.experiment, plan=plan, report=[])
+    args = ["--quiet", "--jobs", "1", "--out", str(tmp_path)]
+    toy.run(args)
+    records = [r for r in map(json.loads, (tmp_path / "results.jsonl").open())
+               if r["kind"] == "run"]
+    assert [r["config"]["lr"] for r in records] == [0.01, 1e6, 0.02]
+    assert [r["status"] for r in records] == ["completed", "diverged", "completed"]
     diverged = records[1]["history"]
     assert isinstance(diverged["diverged_at_step"], int)
-    assert len(diverged["step_loss"]) == diverged["diverged_at_step"] + 1
     assert len(records[2]["history"]["epochs"]) == 3
-    assert "lr=1e6: diverged" in capsys.readouterr().out
-
-    def must_not_train(config):
-        raise AssertionError(f"{config} was trained again")
-    run_missing(RunLog(tmp_path, resume=True), plan, must_not_train)   # --resume keeps it
+    assert "lr=1e+06,dropout=0,optimizer=sgd, diverged" in capsys.readouterr().out
+    before = (tmp_path / "results.jsonl").read_text()
+    toy.run(args + ["--resume"])                                  # --resume keeps it
+    assert (tmp_path / "results.jsonl").read_text().startswith(before)
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 1 + 2 + 3
 
 
 # --- interruption of a real sweep process -----------------------------------------------------
 
 needs_mnist = pytest.mark.skipif(data_dir() is None, reason="TINYNET_DATA is not set")
-SWEEP = [sys.executable, str(EXAMPLES / "mlp_sweep.py"), "--quick", "--study", "width",
-         "--quiet", "--epochs", "20"]    # 0.4-1 s per run: a signal lands mid-sweep
+SWEEP = [sys.executable, str(EXAMPLES / "mlp_sweep.py"), "--quick", "--only", "width",
+         "--quiet", "--epochs", "20", "--jobs", "1"]    # 0.4-1 s per run: a signal lands mid-sweep
 TIMEOUT = 600                             # seconds; generous for a loaded single core
 
 
@@ -226,10 +223,14 @@ def _python_handles_ctrl_c():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def run_lines(results: Path) -> list:
+    return [line for line in results.read_text().splitlines() if '"kind": "run"' in line]
+
+
 def wait_for_finished_runs(process, results: Path, count: int) -> None:
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
-        if results.exists() and len(results.read_text().splitlines()) >= count:
+        if results.exists() and len(run_lines(results)) >= count:
             return
         if process.poll() is not None:
             pytest.fail(f"the sweep ended with status {process.returncode} before {count} runs")
@@ -247,20 +248,22 @@ def test_an_interrupted_sweep_keeps_its_finished_runs_and_resumes(tmp_path, sign
     wait_for_finished_runs(process, results, 1)
     process.send_signal(signum)
     assert process.wait(timeout=TIMEOUT) == 128 + signum
-    kept = results.read_text().splitlines()
+    kept = run_lines(results)
     assert 1 <= len(kept) < 3, "the sweep finished before the signal arrived: make it longer"
-    assert all(json.loads(line)["history"]["status"] == "completed" for line in kept)
+    assert all(json.loads(line)["status"] == "completed" for line in kept)
     stderr = (tmp_path / "stderr.txt").read_text()
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (
-        f"interrupted: {len(kept)} finished run{'' if len(kept) == 1 else 's'} kept in "
-        f"{results}; rerun the same command with --resume to do the rest")
-    assert sorted(p.name for p in results.parent.iterdir()) == ["results.jsonl"]  # no temp file
+        f"interrupted: {len(kept)} finished runs kept in {results}; the runs in progress keep "
+        f"their last finished epoch. Rerun the same command with --resume to continue.")
+    # no temporary file; the run in progress keeps the checkpoint of its last finished epoch
+    assert {p.name for p in results.parent.iterdir()} <= {"results.jsonl", "checkpoints"}
+    before = results.read_text()
 
     resumed = start_sweep(tmp_path, "--resume")
     assert resumed.wait(timeout=TIMEOUT) == 0, (tmp_path / "stderr.txt").read_text()
-    lines = results.read_text().splitlines()
-    assert lines[:len(kept)] == kept                          # finished runs untouched
+    assert results.read_text().startswith(before)             # finished runs untouched
+    lines = run_lines(results)
     widths = [json.loads(line)["config"]["width"] for line in lines]
     assert sorted(widths) == [32, 64, 128]                    # every run, exactly once
     assert (results.parent / "report.md").exists()
@@ -273,7 +276,7 @@ def without_timings(record: dict) -> dict:
     history["epochs"] = [{key: value for key, value in epoch.items() if key != "train_seconds"}
                          for epoch in history["epochs"]]
     return {"run_id": record["run_id"], "config": record["config"], "history": history,
-            "results": record["results"]}
+            "results": record["results"], "status": record["status"]}
 
 
 @needs_mnist
@@ -282,13 +285,14 @@ def test_same_seed_and_config_give_bit_identical_runs_recorded_with_their_enviro
     # Two separate processes with the same environment. Bit-identity holds for the same
     # machine, library versions and BLAS thread count: a GEMM split over another number of
     # threads sums in another order, which changes the last bits.
-    args = ["--quick", "--study", "width", "--quiet", "--data-dir", data_dir()]
+    args = ["--quick", "--only", "width", "--quiet", "--jobs", "1", "--threads", "1",
+            "--data-dir", data_dir()]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
     for name in ("here", "there"):
         subprocess.run([sys.executable, str(EXAMPLES / "mlp_sweep.py"), *args,
                         "--out", str(tmp_path / name)], check=True, capture_output=True,
                        env=env, timeout=TIMEOUT)
-    here, there = ([json.loads(line) for line in (tmp_path / name / "results.jsonl").open()]
+    here, there = ([json.loads(line) for line in run_lines(tmp_path / name / "results.jsonl")]
                    for name in ("here", "there"))
     assert len(here) == 3
     assert [without_timings(r) for r in here] == [without_timings(r) for r in there]

@@ -119,6 +119,34 @@ class L1Loss(Loss):
         return self.sign * (grad_out / self.sign.size)
 
 
+class ProbabilityCrossEntropyLoss(Loss):
+    """Cross-entropy of probabilities, for a network that ends in a Softmax layer (E5's
+    original): ``L = -(1/N) sum_n sum_c t_nc log p_nc`` for probabilities ``p`` (N, C) and
+    one-hot (or probability) targets ``t`` of the same shape.
+
+    Backward: ``dL/dp_nc = -t_nc / (N p_nc)``; the Softmax layer's own Jacobian follows.
+    :class:`CrossEntropyLoss` fuses both into ``(p - t) / N`` from the logits, which is cheaper
+    and more accurate. ``p`` is clamped to at least ``TINY`` inside the log (forward and
+    backward alike), so a confident mistake gives a large finite loss rather than ``inf``.
+    """
+
+    TINY = 1e-30
+
+    def __init__(self):
+        self.clamped, self.target = None, None
+
+    def forward(self, probabilities, target):
+        _check_pair(self, probabilities, target)
+        if probabilities.ndim != 2:
+            raise ShapeError(f"{self!r}: expected probabilities of shape (N, C), got "
+                             f"{tuple(probabilities.shape)}")
+        self.clamped, self.target = backend.xp.maximum(probabilities, self.TINY), target
+        return -(target * backend.xp.log(self.clamped)).sum() / probabilities.shape[0]
+
+    def backward(self, grad_out=1.0):
+        return self.target / self.clamped * (-grad_out / self.clamped.shape[0])
+
+
 def _check_logits(loss, logits):
     if getattr(logits, "ndim", None) != 2:
         raise ShapeError(f"{loss!r}: expected logits of shape (N, C), "

@@ -1,12 +1,21 @@
-import importlib.util
-from pathlib import Path
+import json
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+import pytest
+
+from tests.conftest import data_dir
 
 
-def load_example(name):
-    """Import examples/<name>.py as a module (examples are scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def quick_run(experiment, out, *args):
+    """``experiment`` in --quick mode, in this process; returns (report context, run records
+    by label)."""
+    if data_dir() is None:
+        pytest.skip("TINYNET_DATA is not set")
+    context = experiment.run(["--quick", "--quiet", "--jobs", "1", "--out", str(out),
+                              "--data-dir", data_dir(), *args])
+    lines = [json.loads(line) for line in (out / "results.jsonl").open()]
+    return context, {r["label"]: r for r in lines if r["kind"] == "run"}
+
+
+def lines_of(figure, panel=0) -> dict:
+    """label -> y data of every line of a figure's panel."""
+    return {line.get_label(): list(line.get_ydata()) for line in figure.axes[panel].get_lines()}

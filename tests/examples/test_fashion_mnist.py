@@ -1,74 +1,46 @@
-"""Tests of examples/fashion_mnist.py (E6): the eight models' parameter counts, the stopping
-rule, and the --quick run of every question with resume."""
-import json
-
+"""examples/fashion_mnist.py (E6): the plan, epochs to the target, and a --quick run."""
 import pytest
 
-from tests.conftest import data_dir
-from tests.examples.conftest import load_example
-
-e6 = load_example("fashion_mnist")
-needs_data = pytest.mark.skipif(data_dir() is None, reason="TINYNET_DATA is not set")
+from examples.fashion_mnist import MODELS, epochs_to_target, experiment
+from tests.examples.conftest import lines_of, quick_run
+from tinynet.report import RunRecord
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("base MLP", 669_706), ("deep MLP", 576_970), ("wider base", 1_863_690),
-    ("deeper base", 932_362), ("wider deep", 1_505_738), ("deeper deep", 579_194),
-    ("simple CNN", 421_642), ("deep CNN", 858_506)])
-def test_every_model_has_the_parameter_count_of_the_specification(name, expected):
-    assert e6.build_model(name).num_parameters() == expected == e6.MODELS[name][1]
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_has_the_parameter_count_of_the_specification(name):
+    build, expected = MODELS[name]
+    assert build().num_parameters() == expected
 
 
-def test_the_deep_cnn_flattens_128_channels_of_3x3():
-    assert "(N, 1152)" in e6.build_model("deep CNN").summary((1, 28, 28))
+def record(epochs, status="stopped", stuck=False):
+    return RunRecord({"run_id": "x", "config": {"max_epochs": 9}, "status": status,
+                      "results": {"stopped_unchanged": stuck},
+                      "history": {"epochs": [{"epoch": i + 1, "val_acc": a}
+                                             for i, a in enumerate(epochs)], "step_loss": []}})
 
 
-def test_stop_when_unchanged_waits_for_patience_epochs_of_no_change():
-    stop = e6.StopWhenUnchanged(patience=5, min_change=0.001)
-    decisions = [stop.on_epoch_end(epoch, {"val_acc": value}, None) for epoch, value in
-                 enumerate([0.3, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], start=1)]
-    assert decisions == [False] * 6 + [True]
-    moving = e6.StopWhenUnchanged(patience=5, min_change=0.001)
-    assert not any(moving.on_epoch_end(e, {"val_acc": 0.5 + 0.002 * e}, None)
-                   for e in range(1, 20))
+def test_epochs_to_target():
+    assert epochs_to_target(record([0.5, 0.86, 0.9])) == 2
+    stuck = record([0.1] * 6, stuck=True)
+    assert epochs_to_target(stuck) == "never: stuck at 10.00% after 6 epochs"
+    assert epochs_to_target(record([0.5] * 9, "completed")) == "not within 9 (best 50.00%)"
 
 
-def test_unknown_question_is_a_cli_error(capsys):
-    with pytest.raises(SystemExit):
-        e6.main(["--question", "q2,q4"])
-    assert "unknown question(s) ['q4']" in capsys.readouterr().err
+def test_the_cap_of_q3_is_a_setting_and_epochs_do_not_change_it():
+    cells = dict(experiment.cells(only=["q3", "q6"], overrides={"epochs": 4, "max_epochs": 60}))
+    assert cells["q3"]["max_epochs"] == 60 and cells["q6"]["epochs"] == 1
 
 
-@needs_data
-def test_quick_run_of_every_question_writes_results_plots_and_report(tmp_path, capsys):
-    e6.main(["--quick", "--quiet", "--out", str(tmp_path), "--data-dir", data_dir()])
-    records = [json.loads(line) for line in (tmp_path / "results.jsonl").open()]
+@pytest.mark.slow
+def test_quick_run_of_every_question(tmp_path):
+    context, runs = quick_run(experiment, tmp_path)
     # q2 8 runs, q3 8, q5 4 more (base and deep are q2's in quick mode), q6 none more, q7 2 CNNs
-    assert len(records) == 22
-    assert {r["results"]["parameters"] for r in records} <= {c for _, c in e6.MODELS.values()}
-    capped = [r for r in records if r["config"].get("stop_at_acc")]
-    assert len(capped) == 8 and all(len(r["history"]["epochs"]) <= 3 for r in capped)
-    # the gradient norm of every step up to the 100th (quick runs take 5 steps per epoch)
-    assert all(len(r["history"]["extra"]["grad_norm"]) == len(r["history"]["step_loss"])
-               for r in records)
-    for name in ("samples.png", "q2_base_loss.png", "q2_deep_test_acc.png", "q5_test_acc.png",
-                 "q6_grad_norm.png", "q7_grad_norm.png", "q7_test_acc.png"):
-        assert (tmp_path / name).stat().st_size > 10_000
-    report = (tmp_path / "report.md").read_text()
-    for text in ("Ankle boot", "(87.3)", "at most **3 epochs**", "(119)", "| 1,863,690 |",
-                 "| 858,506 |", "89.59", "did not shuffle"):
+    assert len(runs) == 22
+    assert {r["results"]["parameters"] for r in runs.values()} <= {c for _, c in MODELS.values()}
+    assert all(len(run.history.epochs) <= 3 for run in context.runs("q3"))
+    norms = lines_of(context.figures["q7_grad_norm.png"])
+    assert norms["deep CNN"] == context.run("q7", model="deep CNN").history.extra["grad_norm"]
+    assert len(context.figures["samples.png"].axes) == 3
+    report = context.path.read_text()
+    for text in ("Ankle boot", "(87.3)", "not within 3", "(119)", "| 1,863,690 |", "89.59"):
         assert text in report
-    assert "image shape (28, 28)" in capsys.readouterr().out
-
-
-@needs_data
-def test_resume_skips_finished_runs_and_a_second_run_without_it_refuses(tmp_path):
-    args = ["--quick", "--quiet", "--question", "q6", "--out", str(tmp_path),
-            "--data-dir", data_dir()]
-    e6.main(args)
-    first = (tmp_path / "results.jsonl").read_text()
-    assert len(first.splitlines()) == 2
-    e6.main(args + ["--resume"])
-    assert (tmp_path / "results.jsonl").read_text() == first
-    with pytest.raises(SystemExit, match="pass --resume"):
-        e6.main(args)
