@@ -41,8 +41,16 @@ UPSTREAM_STREAM = 0x6A4D
 
 @dataclass
 class GradcheckReport:
-    """Relative error of the analytic gradient of each checked array ("input", "weight", ...)."""
+    """Relative error of the analytic gradient of each checked array ("input", "weight", ...),
+    and in ``abs_errors`` the largest absolute difference ``max |analytic - numeric|``."""
     errors: dict = field(default_factory=dict)
+    abs_errors: dict = field(default_factory=dict)
+
+    def add(self, name: str, analytic, numeric) -> None:
+        """Record the relative and the largest absolute error of one gradient."""
+        self.errors[name] = relative_error(analytic, numeric)
+        difference = numpy.abs(backend.to_numpy(analytic) - backend.to_numpy(numeric))
+        self.abs_errors[name] = float(difference.max(initial=0.0))
 
     @property
     def max_error(self) -> float:
@@ -113,10 +121,10 @@ def check_module(module, x, eps: float = DEFAULT_EPS, seed: int = 0,
     module.zero_grad()
     grad_x = module.backward(upstream.copy())
     report = GradcheckReport()
-    report.errors["input"] = relative_error(grad_x, numerical_gradient(loss, x, eps))
+    report.add("input", grad_x, numerical_gradient(loss, x, eps))
     for name, param in module.named_parameters():
         analytic = param.grad if param.grad is not None else backend.xp.zeros_like(param.data)
-        report.errors[name] = relative_error(analytic, numerical_gradient(loss, param.data, eps))
+        report.add(name, analytic, numerical_gradient(loss, param.data, eps))
     return report
 
 
@@ -140,6 +148,5 @@ def check_loss(loss_fn, prediction, target, eps: float = DEFAULT_EPS) -> Gradche
     loss()
     analytic = loss_fn.backward()
     report = GradcheckReport()
-    report.errors["prediction"] = relative_error(
-        analytic, numerical_gradient(loss, prediction, eps))
+    report.add("prediction", analytic, numerical_gradient(loss, prediction, eps))
     return report
