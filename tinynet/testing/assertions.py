@@ -56,8 +56,8 @@ def assert_loss_backward_correct(loss_fn, prediction, target,
         _check_loss_contract(loss_fn, prediction, target, numpy.dtype(dtype))
     report = check_loss(loss_fn, prediction, target, eps=eps)
     if _wrong(report, tolerance, atol):
-        raise AssertionError(_values_message(f"backward of {loss_fn!r}", prediction, report,
-                                             tolerance, atol))
+        raise AssertionError(_values_message(f"backward of {_name(loss_fn)}", prediction,
+                                             report, tolerance, atol))
 
 
 # --- the contract --------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def _check_contract(layer, x, dtype, before_forward) -> None:
 
 def _check_loss_contract(loss_fn, prediction, target, dtype) -> None:
     prediction = backend.to_device(prediction, dtype=dtype)
-    where = f"{loss_fn!r} on a {dtype} prediction of shape {tuple(prediction.shape)}"
+    where = f"{_name(loss_fn)} on a {dtype} prediction of shape {tuple(prediction.shape)}"
     floating_target = numpy.issubdtype(numpy.asarray(backend.to_numpy(target)).dtype,
                                        numpy.floating)
     loss_fn(prediction, backend.to_device(target, dtype=dtype if floating_target else None))
@@ -116,6 +116,14 @@ def _check_loss_contract(loss_fn, prediction, target, dtype) -> None:
     _expect(tuple(grad.shape) == tuple(prediction.shape), f"{where}: backward returned shape "
             f"{tuple(grad.shape)}, expected the prediction's {tuple(prediction.shape)}")
     _expect(grad.dtype == dtype, f"{where}: backward returned {grad.dtype}, expected {dtype}")
+
+
+def _name(thing) -> str:
+    """``repr(thing)`` when its class defines one (every Module), else ``ClassName()``:
+    the default ``<... object at 0x7f...>`` would differ from run to run."""
+    if type(thing).__repr__ is object.__repr__:
+        return f"{type(thing).__name__}()"
+    return repr(thing)
 
 
 def _forward(layer, x, before_forward):
