@@ -5,7 +5,7 @@ import pytest
 
 from tests.docs.pages import DOCS, read_blocks, run_page
 
-TOUR_PAGES = ["backprop.md"]
+TOUR_PAGES = ["backprop.md", "write_your_layer.md"]
 
 
 @pytest.mark.parametrize("page", TOUR_PAGES)
