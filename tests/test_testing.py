@@ -27,10 +27,10 @@ FEW = settings(max_examples=15, deadline=None, database=None)
 @given(x=spread_arrays(st.tuples(st.integers(1, 4), st.integers(1, 30))))
 def test_spread_arrays_are_distinct_and_away_from_zero(x):
     values = np.sort(x.ravel())
-    step = min(0.5, 4.0 / values.size)
-    assert np.all(np.diff(values) >= step * (1 - 1e-12))
-    assert np.abs(values).min() >= step / 2 * (1 - 1e-12)
-    assert np.abs(values).max() <= 2.5
+    step = min(0.5, 2.0 ** np.floor(np.log2(4.0 / values.size)))
+    np.testing.assert_array_equal(np.diff(values), step)      # distinct, on a binary grid
+    assert np.abs(values).min() == step / 2                   # none near a kink at 0
+    assert np.abs(values).max() <= 2
 
 
 def test_batches_reach_a_batch_of_one_and_shrink_to_it():

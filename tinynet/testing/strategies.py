@@ -5,10 +5,11 @@ with step eps straddles a kink (ReLU at 0, |x| at 0) or a tie (the max of a wind
 entries are equal) whenever an entry is within eps of it, and then reports a large "error"
 that is not a bug. Here the entries of an array of n values are a shuffle of the grid
 
-    (k + 1/2 - n // 2) * step,  k = 0 .. n-1,     step = min(1/2, 2 * scale / n),
+    (k + 1/2 - n // 2) * step,  k = 0 .. n-1,
 
-so they lie in about [-scale, scale], no two are closer than ``step`` and none is closer to 0
-than ``step / 2`` (both >= scale / n, far above eps = 1e-6). Hypothesis draws the shuffle;
+with ``step`` the largest power of 2 up to min(1/2, 2 * scale / n) (exact in binary, short to
+print). So they lie in [-scale, scale], no two are closer than ``step`` and none is closer to 0
+than ``step / 2`` (both >= scale / (2 n), far above eps = 1e-6). Hypothesis draws the shuffle;
 a failing case shrinks towards the smallest shape and the sorted grid, easy to read.
 
 Sizes may be given as numbers or as strategies (``st.integers(1, 3)``), so a test can fix what
@@ -50,7 +51,7 @@ def spread_arrays(draw, shape, dtype=numpy.float64, scale: float = 2.0):
     shape = _as_shape("shape", _drawn(draw, shape))
     size = math.prod(shape)
     order = numpy.array(draw(st.permutations(range(size))), dtype=numpy.float64)
-    step = min(0.5, 2.0 * scale / size)
+    step = 2.0 ** math.floor(math.log2(min(0.5, 2.0 * scale / size)))
     values = (order + 0.5 - size // 2) * step
     return values.reshape(shape).astype(dtype)
 
