@@ -10,8 +10,12 @@ numerical estimate of each entry is the central difference
 
     dL/dx_i ~ (L(x + eps e_i) - L(x - eps e_i)) / (2 eps),
 
-whose error is O(eps^2). Everything runs in float64 (float32 has only ~7 digits, so its
-differences drown in rounding); the comparison is the relative error
+whose truncation error is O(eps^2), plus a rounding error of about 1e-16 / eps (the two values
+of L are exact to ~1e-16 of their size, and their difference is divided by 2 eps): ~1e-10 at
+the default eps = 1e-6. ``array`` is perturbed in place, so the closure must read that very
+array (a copy never sees the perturbation, and the "gradient" comes out all zeros).
+Everything runs in float64 (float32 has only ~7 digits, so its differences drown in
+rounding); the comparison is the relative error
 
     ||analytic - numeric|| / (||analytic|| + ||numeric||),
 

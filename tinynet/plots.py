@@ -1,11 +1,8 @@
 """The figures the experiments ask for, written to PNG files (no screen needed)."""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy
 
 MAX_POINTS = 4000   # per curve: long runs are averaged down to this many points
 
