@@ -151,3 +151,29 @@ def test_sequential_naming_is_unchanged():
     model = Sequential(Linear(2, 2), ReLU(), Linear(2, 1))
     assert [name for name, _ in model.named_parameters()] == [
         "0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_a_layer_with_only_forward_and_backward_trains_as_a_first_layer():
+    # The training step asks the first layer for less than a full backward (no dL/dx of the
+    # data); a layer that implements only `backward` must still get its gradients there.
+    from tinynet.losses import CrossEntropyLoss
+    from tinynet.optim import SGD
+    from tinynet.train import train_step
+
+    class Scale(Module):
+        def __init__(self, features):
+            self.weight = Parameter(np.ones(features))
+
+        def forward(self, x):
+            self.x = x
+            return x * self.weight.data
+
+        def backward(self, grad_out):
+            self.weight.accumulate_grad((grad_out * self.x).sum(axis=0))
+            return grad_out * self.weight.data
+
+    model = Sequential(Scale(3), Linear(3, 2, dtype=np.float64))
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 3)), rng.integers(0, 2, 8)
+    train_step(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), x, y)
+    assert model[0].weight.grad is not None and not np.allclose(model[0].weight.data, 1.0)
