@@ -54,7 +54,7 @@ class GradcheckReport:
         """Record the relative and the largest absolute error of one gradient."""
         self.errors[name] = relative_error(analytic, numeric)
         difference = numpy.abs(backend.to_numpy(analytic) - backend.to_numpy(numeric))
-        self.abs_errors[name] = float(difference.max(initial=0.0))
+        self.abs_errors[name] = float(difference.max()) if difference.size else 0.0
 
     @property
     def max_error(self) -> float:
