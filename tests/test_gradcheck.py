@@ -94,8 +94,16 @@ def _layers():
 
 @pytest.mark.parametrize("layer_name", list(_layers()))
 def test_every_layer_passes_gradcheck_on_each_backend(layer_name, backend_name):
+    # tinynet.testing's check: the values in float64, and the rules of a backward (dtypes
+    # kept in float32 and float64, gradients accumulated, grad_out untouched) on each backend.
     from tinynet import backend
+    from tinynet.testing import assert_backward_correct
     make, shape, before_forward = _layers()[layer_name]
     x = backend.to_device(np.random.default_rng(0).standard_normal(shape))
-    report = check_module(make(), x, before_forward=before_forward)
-    assert report.passed(1e-6), f"{layer_name} on {backend_name}:\n{report}"
+    assert_backward_correct(make(), x, before_forward=before_forward)
+
+
+def test_reports_keep_the_largest_absolute_difference(rng):
+    report = check_module(ForgottenBiasGrad(4, 2), rng.standard_normal((3, 4)))
+    assert list(report.abs_errors) == list(report.errors)
+    assert report.abs_errors["bias"] > 1e-1 and report.abs_errors["weight"] < 1e-8

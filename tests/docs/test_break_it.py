@@ -47,3 +47,10 @@ def test_only_the_broken_gradient_is_flagged(page_namespace):
     assert transpose["weight"] > 1e-2 and transpose["input"] < 1e-6 and transpose["bias"] < 1e-6
     batchnorm = page_namespace["batchnorm_bug"].errors
     assert batchnorm["input"] > 1e-2 and batchnorm["weight"] < 1e-6 and batchnorm["bias"] < 1e-6
+
+
+def test_the_stride_bug_hides_from_one_shape_and_is_shrunk_to_stride_two(page_namespace):
+    assert page_namespace["stride_fixed_shape"].passed(1e-6)
+    failure = page_namespace["stride_failure"]
+    assert "disagrees with finite differences" in str(failure)
+    assert "stride=(2, 2)" in failure.__notes__[0] and "input_size=(3, 3)" in failure.__notes__[0]

@@ -5,7 +5,7 @@ import pytest
 
 from tests.docs.pages import DOCS, read_blocks, run_page
 
-TOUR_PAGES = ["backprop.md"]
+TOUR_PAGES = ["backprop.md", "write_your_layer.md"]
 
 
 @pytest.mark.parametrize("page", TOUR_PAGES)
@@ -23,6 +23,21 @@ def test_the_tour_covers_each_layer_with_a_numerical_check():
         assert checked in code, f"the tour no longer runs {checked}...)"
     assert sum(block.output is not None for block in blocks) >= 5
     assert sum(block.quote_of is not None for block in blocks) >= 5
+
+
+@pytest.mark.parametrize("page", ["backprop.md", "break_it.md", "write_your_layer.md"])
+def test_every_quote_is_captioned_as_a_quote(page):
+    # A reader who pastes a quote gets an IndentationError; the caption says it is not code
+    # to run. (The HTML comment that marks a quote for CI is invisible on the rendered page.)
+    lines = (DOCS / page).read_text(encoding="utf-8").splitlines()
+    for block in read_blocks(DOCS / page):
+        if block.quote_of is None:
+            continue
+        before_marker = [line for line in lines[:block.line - 2] if line.strip()]
+        caption = f"*Quote from `{block.quote_of}`"
+        assert before_marker[-1].startswith(caption), (
+            f"{page}, line {block.line}: the quote of {block.quote_of} needs a caption line "
+            f"starting with {caption!r} before its marker")
 
 
 # --- the page runner itself: each rule can fail, and says where ------------------------------

@@ -3,7 +3,11 @@
 A layer is a small class with ``forward(x)`` and ``backward(grad_out) -> grad_in``. Whatever the
 backward needs is kept from the forward in attributes named after what they hold. Parameters are
 found by walking the module's attributes, in definition order, like PyTorch, so state-dict keys
-(``"0.weight"``, ``"2.running_mean"``) match PyTorch's for the same architecture.
+(``"0.weight"``, ``"2.running_mean"``) match PyTorch's for the same architecture. A Parameter or
+sub-module may also sit in a list, tuple or dict attribute (``self.weights = [Parameter(...)]``):
+it is found there and named like PyTorch's ParameterList / ModuleDict entries (``"weights.0"``);
+a set holding one is refused (it has no order to name it by). ``Module`` keeps no per-instance
+state that needs setting up, so a layer's ``__init__`` may call ``super().__init__()`` or not.
 
 Gradients accumulate, as in PyTorch: ``backward`` adds into ``param.grad``; ``zero_grad()`` resets
 every grad to ``None`` (PyTorch's ``set_to_none=True`` default), so the first backward after it
@@ -101,14 +105,17 @@ class Module:
     # --- structure ------------------------------------------------------------------------
 
     def named_children(self):
+        """Sub-modules held in attributes, directly or in a list, tuple or dict."""
         for key, value in vars(self).items():
-            if isinstance(value, Module):
-                yield key, value
+            for name, item in _held_items(self, key, value):
+                if isinstance(item, Module):
+                    yield name, item
 
     def named_parameters(self, prefix: str = ""):
         for key, value in vars(self).items():
-            if isinstance(value, Parameter):
-                yield prefix + key, value
+            for name, item in _held_items(self, key, value):
+                if isinstance(item, Parameter):
+                    yield prefix + name, item
         for child_name, child in self.named_children():
             yield from child.named_parameters(prefix + child_name + ".")
 
@@ -202,13 +209,13 @@ class Module:
             setattr(owner, attr, backend.to_device(state[key], dtype=value.dtype))
 
     def _owner_of(self, dotted_key: str):
-        *path, attr = dotted_key.split(".")
-        module = self
-        children = dict(self.named_children())
-        for part in path:
-            module = children[part]
-            children = dict(module.named_children())
-        return module, attr
+        owner_name, _, attr = dotted_key.rpartition(".")
+        return dict(self._named_modules())[owner_name], attr
+
+    def _named_modules(self, prefix: str = ""):
+        yield prefix.rstrip("."), self
+        for child_name, child in self.named_children():
+            yield from child._named_modules(prefix + child_name + ".")
 
     def save(self, path) -> None:
         """Write ``state_dict()`` to an ``.npz`` file atomically (temporary file, then rename)."""
@@ -276,6 +283,27 @@ class Module:
     def _dtype(self):
         params = self.parameters()
         return params[0].data.dtype if params else backend.DEFAULT_DTYPE
+
+
+def _held_items(module, key: str, value):
+    """``(name, item)`` for an attribute and, inside a list, tuple or dict, for each of its items
+    (recursively: ``blocks.0``, ``heads.left.1``). Refuses a set that holds a Parameter or a
+    Module, instead of skipping it: a set has no order, so its items could not be named."""
+    yield key, value
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _held_items(module, f"{key}.{index}", item)
+    elif isinstance(value, dict):
+        for item_key, item in value.items():
+            if isinstance(item, (Parameter, Module)) and (
+                    not isinstance(item_key, str) or "." in item_key):
+                raise TypeError(f"{type(module).__name__}.{key}: a dict holding Parameters or "
+                                f"Modules needs string keys without '.', got {item_key!r}")
+            yield from _held_items(module, f"{key}.{item_key}", item)
+    elif isinstance(value, (set, frozenset)) and any(
+            isinstance(item, (Parameter, Module)) for item in value):
+        raise TypeError(f"{type(module).__name__}.{key}: Parameters or Modules in a set cannot "
+                        f"be found in a fixed order; hold them in a list or a dict")
 
 
 class Sequential(Module):
