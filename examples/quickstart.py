@@ -2,6 +2,10 @@
 
     python examples/quickstart.py   # MNIST from $TINYNET_DATA or the cache (else downloaded)
 """
+import argparse
+
+argparse.ArgumentParser(description=__doc__).parse_args()    # --help; it takes no arguments
+
 import tinynet
 from tinynet.data import DataLoader, load_mnist, prepare_images
 from tinynet.losses import CrossEntropyLoss

@@ -141,3 +141,22 @@ def test_without_dask_cluster_says_what_to_install(tmp_path):
     assert result.stderr.strip() == ('toy.py: error: --cluster needs Dask distributed: '
                                      'pip install -e ".[cluster]"')
     assert not (tmp_path / "out").exists()
+
+
+def _device_of_this_worker(wait: float) -> str:
+    time.sleep(wait)                   # both workers are busy at once, so each takes one task
+    return os.environ["TINYNET_DEVICE"]
+
+
+@pytest.mark.slow
+def test_worker_i_of_a_pool_gets_device_i():
+    """With --backend cupy, worker i uses GPU i (TINYNET_DEVICE; the CuPy call itself needs a
+    GPU and is not exercised here)."""
+    from tinynet.parallel import _pool
+    pool = _pool(2)
+    try:
+        devices = {future.result() for future in
+                   [pool.submit(_device_of_this_worker, 2.0) for _ in range(2)]}
+    finally:
+        pool.shutdown()
+    assert devices == {"0", "1"}

@@ -301,3 +301,26 @@ def test_same_seed_and_config_give_bit_identical_runs_recorded_with_their_enviro
         env = record["environment"]
         assert env["tinynet"] == tinynet.__version__ and env["backend"] == "numpy"
         assert env["numpy"] == np.__version__ and env["python"] and env["platform"]
+
+
+@needs_mnist
+@pytest.mark.parametrize("damage, message", [
+    ("missing folder", "data_dir '{dir}/nowhere' is not a folder"),
+    ("truncated file", "train-images-idx3-ubyte.gz"),
+])
+def test_data_errors_on_the_command_line_are_one_line_and_create_nothing(
+        tmp_path, capsys, damage, message):
+    folder = tmp_path / "data"
+    (folder / "mnist").mkdir(parents=True)
+    for path in Path(data_dir(), "mnist").iterdir():
+        (folder / "mnist" / path.name).write_bytes(path.read_bytes())
+    images = folder / "mnist" / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:100_000])
+    chosen = folder / "nowhere" if damage == "missing folder" else folder
+    with pytest.raises(SystemExit) as info:
+        mlp_sweep.experiment.main(["--quick", "--data-dir", str(chosen),
+                                   "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err and len(err.splitlines()) == 1
+    assert message.format(dir=folder) in err
+    assert not (tmp_path / "out").exists()

@@ -51,7 +51,8 @@ import tinynet
 from tinynet import backend, parallel, threads
 from tinynet.checkpoint import load_checkpoint, save_checkpoint
 from tinynet.data import load_dataset, prepare_images, train_val_split
-from tinynet.data.datasets import DATASETS, DatasetNotFoundError, find_split_files
+from tinynet.data import ChecksumError, DatasetNotFoundError, DownloadError, IdxError
+from tinynet.data.datasets import DATASETS, find_split_files
 from tinynet.runlog import LogError, RunLog, check_output_folder, pack_floats, unpack_floats
 from tinynet.train import Callback, History, fit
 
@@ -100,12 +101,13 @@ class Data:
         return sets
 
     def describe(self, data_dir=None) -> dict:
-        """Find the files (downloading them if needed, before anything is written) and say
-        where they are, with their SHA-256 (checked on loading), for the report."""
+        """Find and verify the files (downloading them if needed), before anything is
+        written, and say where they are with their SHA-256, for the report."""
         info = DATASETS[self.dataset]
         files = {}
         for split in ("train", "test") if self.test else ("train",):
-            for path in find_split_files(info, split, data_dir, download=True):
+            load_dataset(self.dataset, split, data_dir=data_dir)      # checks the SHA-256
+            for path in find_split_files(info, split, data_dir, download=False):
                 files[str(path)] = info.sha256[path.name if path.name in info.sha256
                                                else path.name + ".gz"]
         return {"dataset": self.dataset, "files": files}
@@ -223,8 +225,9 @@ class Experiment:
                 for group in groups for config in group.configs(self.plan.base, overrides)]
 
 
-EXPECTED_ERRORS = (ExperimentError, LogError, DatasetNotFoundError, backend.BackendError,
-                   parallel.ClusterError, FileNotFoundError, PermissionError)
+EXPECTED_ERRORS = (ExperimentError, LogError, DatasetNotFoundError, ChecksumError, IdxError,
+                   DownloadError, backend.BackendError, parallel.ClusterError,
+                   FileNotFoundError, PermissionError)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -398,9 +401,10 @@ def execute(job: Job) -> dict:
     if checkpoint is not None:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         callbacks.append(_CheckpointEachEpoch(checkpoint, setup, started, seconds_before))
-    history = fit(setup.model, setup.loss, setup.optimizer, setup.train_loader, setup.epochs,
-                  setup.val_loader, callbacks=callbacks, progress=job.progress,
-                  description=job.label[:22], history=history)
+    with numpy.errstate(over="ignore", invalid="ignore"):    # a diverging run is reported
+        history = fit(setup.model, setup.loss, setup.optimizer, setup.train_loader,  # by fit
+                      setup.epochs, setup.val_loader, callbacks=callbacks,
+                      progress=job.progress, description=job.label[:22], history=history)
     results = setup.measure(history) if setup.measure is not None else {}
     return {"run_id": job.run_id, "label": job.label, "config": job.config,
             "status": history.status, "history": _packed_history(history),
@@ -487,7 +491,7 @@ class Sweep:
             return
         check_output_folder(self.out)
         backend.use(options.backend)               # a missing CuPy or GPU: stop here
-        self.data_info = self.experiment.data.describe(options.data_dir)
+        self.data_info = self._data_info()
         runs = parallel.executor(self.jobs, options.cluster)     # a wrong --cluster: here
         try:
             with RunLog(self.out, self.experiment.name, self.settings(), options.resume) as log:
@@ -498,6 +502,16 @@ class Sweep:
         context = write_report(self.experiment, self, self.out)
         print(f"report: {context.path}")
         return context
+
+    def _data_info(self):
+        """Where the data is, checked before anything is written. On a cluster the workers
+        load their own copies, so the driver may have none."""
+        try:
+            return self.experiment.data.describe(self.options.data_dir)
+        except DatasetNotFoundError:
+            if self.options.cluster:
+                return None
+            raise
 
     def _run_missing(self, log: RunLog, runs) -> None:
         unique = dict(zip(self.ids, (config for _, config in self.cells)))

@@ -28,3 +28,10 @@ def test_quickstart_trains_to_96_percent():
     assert "total parameters: 101,770" in output
     accuracy = float(re.search(r"test accuracy ([\d.]+)%", output).group(1))
     assert accuracy > 96.0   # measured 97.07% (seed 0, 3 epochs)
+
+
+def test_quickstart_help_prints_and_loads_nothing():
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py"), "--help"],
+                            capture_output=True, text=True, timeout=60,
+                            env={"PATH": "", "TINYNET_CACHE": "/nonexistent"})
+    assert result.returncode == 0 and "20-line example" in result.stdout
