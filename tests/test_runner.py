@@ -36,7 +36,7 @@ def comparable(record: dict) -> dict:
                    epochs=[{k: v for k, v in e.items() if k != "train_seconds"}
                            for e in record["history"]["epochs"]])
     return {key: value for key, value in dict(record, history=history).items()
-            if key not in ("wall_seconds", "environment")}
+            if key not in ("wall_seconds", "environment", "code")}
 
 
 # --- plans and run ids ----------------------------------------------------------------------
@@ -90,6 +90,7 @@ def test_a_sweep_logs_every_run_once_and_reports_them(tmp_path, capsys):
     found = records(tmp_path)
     assert len(found) == 5 and {r["status"] for r in found.values()} == {"completed"}
     assert all(r["environment"]["threads"] == 1 for r in found.values())
+    assert all(set(r["code"]) == {"commit", "clean"} for r in found.values())
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("[1/5] lr=0.003, completed, train_acc") and lines[0].endswith(" s")
     report = context.path.read_text()

@@ -290,6 +290,16 @@ def header(ctx: Context) -> list:
                      f"{dirty}; runs to do {entry.get('runs', '?')}, jobs "
                      f"{entry.get('jobs', 1)}, threads per run {entry.get('threads', '?')})")
     lines.append("")
+    commits = {}
+    for run in runs:
+        code = run.record.get("code") or {}
+        name = (code.get("commit") or "unknown")[:10] + (
+            " with uncommitted changes" if code.get("clean") is False else "")
+        commits[name] = commits.get(name, 0) + 1
+    if commits:
+        lines += ["Code of the runs: " + "; ".join(f"{count} run{'s' * (count != 1)} at commit "
+                                                 f"{name}" for name, count in commits.items())
+                  + ".", ""]
     if runs:
         env = runs[0].environment
         total = sum(run.wall_seconds for run in runs)

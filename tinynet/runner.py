@@ -349,6 +349,7 @@ class Job:
     threads: int = 1
     checkpoint: str = None           # path of the run's checkpoint (None: no checkpoints)
     progress: bool = False
+    code: dict = None                # the driver's commit of tinynet, recorded with the run
 
 
 class _CheckpointEachEpoch(Callback):
@@ -410,7 +411,7 @@ def execute(job: Job) -> dict:
             "status": history.status, "history": _packed_history(history),
             "results": results,
             "wall_seconds": seconds_before + time.perf_counter() - started,
-            "environment": environment(job.threads)}
+            "environment": environment(job.threads), "code": job.code}
 
 
 def _packed_history(history: History) -> dict:
@@ -521,14 +522,15 @@ class Sweep:
             print(f"resuming {log.path}: {len(unique) - len(todo)} of {len(unique)} runs done, "
                   f"{len(todo)} to do" + (f" ({len(partial)} continue from a checkpoint)"
                                           if partial else ""), flush=True)
+        code = code_version()
         log.add_invocation({"command": self.command, "started": time.strftime("%Y-%m-%d %H:%M"),
-                            "code": code_version(), "data": self.data_info,
+                            "code": code, "data": self.data_info,
                             "jobs": self.jobs, "threads": self.threads,
                             "runs": len(todo)})
         labels = dict(zip(self.ids, self.labels))
         jobs = [Job(key, labels[key], unique[key], self.experiment.data, self.experiment.setup,
                     self.options.data_dir, self.options.backend, self.threads,
-                    str(self._checkpoint(key)), progress=not self.options.quiet)
+                    str(self._checkpoint(key)), progress=not self.options.quiet, code=code)
                 for key in todo]
         bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=self.options.quiet or None,
                    dynamic_ncols=True)
