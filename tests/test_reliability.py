@@ -324,3 +324,19 @@ def test_data_errors_on_the_command_line_are_one_line_and_create_nothing(
     assert info.value.code == 2 and "Traceback" not in err and len(err.splitlines()) == 1
     assert message.format(dir=folder) in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated",
+                                     np.random.default_rng(0).bytes(300)],
+                         ids=["empty", "truncated zip", "random bytes"])
+def test_loading_a_damaged_model_file_names_it_and_never_suggests_pickle(tmp_path, content):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="model.npz: not a model file written by Module") as info:
+        mlp().load(path)
+    assert "pickle" not in str(info.value)
+    saved = tmp_path / "good.npz"
+    mlp().save(saved)
+    saved.write_bytes(saved.read_bytes()[:200])               # cut short
+    with pytest.raises(ValueError, match="good.npz: not a model file"):
+        mlp().load(saved)

@@ -146,13 +146,13 @@ def _optimizer_state(saved: dict, arrays: dict) -> dict:
 def _read(path: str):
     """The archive's arrays and its decoded ``meta``, or a CheckpointError saying what is wrong."""
     try:
-        with numpy.load(path) as archive:
+        with numpy.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{path}: not a readable .npz file, probably truncated or corrupt "
-                              f"({type(exc).__name__}: {exc})") from None
+                              f"({type(exc).__name__})") from None
     if "meta" not in arrays:
         raise CheckpointError(f"{path}: not a tinynet checkpoint (no 'meta' entry); a file "
                               f"written by Module.save loads with model.load(path)")

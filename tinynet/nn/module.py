@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+import zipfile
 
 import numpy
 
@@ -232,9 +233,18 @@ class Module:
             raise
 
     def load(self, path) -> None:
-        """Load parameters and buffers saved by :meth:`save`."""
-        with numpy.load(os.fspath(path)) as archive:
-            self.load_state_dict({key: archive[key] for key in archive.files})
+        """Load parameters and buffers saved by :meth:`save`. A file that is not one (damaged,
+        truncated, another format) is a ValueError naming it; pickled data is never loaded."""
+        path = os.fspath(path)
+        try:
+            with numpy.load(path, allow_pickle=False) as archive:
+                state = {key: archive[key] for key in archive.files}
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path}: not a model file written by Module.save (damaged, "
+                             f"truncated or another format; {type(exc).__name__})") from None
+        self.load_state_dict(state)
 
     # --- printing ---------------------------------------------------------------------------
 
