@@ -2,20 +2,20 @@
 
 Base configuration: Adam lr 0.01, batch 64, one hidden layer of width 128, ReLU, cross-entropy,
 10 epochs, on a seeded 80/20 split (48k train / 12k val) of MNIST's 60k training images.
-Five studies each vary one factor: learning rate, batch size, hidden layers, width, loss.
-The base configuration appears in every study and is trained once.
+Five studies each vary one factor: learning rate, batch size, hidden layers, width, loss
+(the base configuration appears in every study and is trained once).
 
     python examples/mlp_sweep.py                       # all five studies, on every core
     python examples/mlp_sweep.py --backend cupy        # the same on a CUDA GPU
     python examples/mlp_sweep.py --only batch_size --epochs 3
-    python examples/mlp_sweep.py --quick               # smoke test: 2k samples, 1 epoch
+    python examples/mlp_sweep.py --seeds 0,1,2         # every cell with three seeds
 """
 from tinynet.data import DataLoader, one_hot
 from tinynet.losses import CrossEntropyLoss, L1Loss, MSELoss
 from tinynet.models import mlp
 from tinynet.optim import Adam
 from tinynet.plots import plot_epoch_metric, plot_step_losses
-from tinynet.report import Column, Figure, Section, Table, Text, compared, runs_of, setting
+from tinynet.report import Column, Figure, Section, Table, Text, cells_of, over_seeds
 from tinynet.runner import Data, Experiment, Group, Plan, Setup
 
 BASE = {"lr": 0.01, "batch_size": 64, "hidden_layers": 1, "width": 128,
@@ -54,17 +54,19 @@ def setup(config, data):
 def study_section(study):
     factor = STUDIES[study][0]
 
-    def histories(ctx):
-        return {f"{factor}={run.config[factor]}": run.history for run in ctx.runs(study)}
+    def histories(ctx):            # the first seed's run of each cell
+        return {f"{factor}={cell.config[factor]}": cell.runs[0].history
+                for cell in ctx.cells(study)}
 
     return Section(
         study.replace("_", " "),
-        Table(runs_of(study), Column(factor, setting(factor)),
-              *compared("final val acc (%)", lambda run: run.final("val_acc"),
-                        lambda run: ORIGINAL[study].get(run.config[factor])),
-              Column("best val acc (%)", lambda run: run.best("val_acc"), "pct"),
-              Column("status", lambda run: run.status_text),
-              Column("train time (s)", lambda run: run.wall_seconds, "s")),
+        Table(cells_of(study), Column(factor, lambda cell: cell.config[factor]),
+              *over_seeds("final val acc (%)", lambda run: run.final("val_acc"),
+                          lambda cell: ORIGINAL[study].get(cell.config[factor])),
+              Column("best val acc (%), mean", lambda cell: cell.mean(
+                  lambda run: run.best("val_acc")), "pct"),
+              Column("status", lambda cell: ", ".join(sorted({r.status_text for r in cell.runs}))),
+              Column("time per run (s)", lambda cell: cell.mean(lambda r: r.wall_seconds), "s")),
         Figure(f"{study}_step_loss.png", lambda ctx: plot_step_losses(
             histories(ctx), f"E3 {study}: training loss per step"), "loss per step"),
         Figure(f"{study}_train_acc.png", lambda ctx: plot_epoch_metric(

@@ -184,7 +184,7 @@ def test_ctrl_c_on_the_command_line_keeps_finished_epochs_and_resume_completes(t
 def test_a_second_process_on_the_same_folder_stops_at_once_naming_the_holder(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from tinynet.runlog import RunLog\n"
-         "settings = {'seed': 0, 'quick': False, 'epochs': None, 'set': {}}\n"
+         "settings = {'seeds': [0], 'quick': False, 'epochs': None, 'set': {}}\n"
          "with RunLog(sys.argv[1], 'toy', settings, resume=True):\n"
          "    print('locked', flush=True); time.sleep(60)", str(tmp_path)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -201,7 +201,8 @@ def test_a_second_process_on_the_same_folder_stops_at_once_naming_the_holder(tmp
 
 def test_resume_refuses_a_log_of_another_experiment_or_setting(tmp_path):
     run(tmp_path, "--only", "short")
-    with pytest.raises(LogError, match="was written with seed = 0; this command has seed = 1"):
+    with pytest.raises(LogError, match=r"was written with seeds = \[0\]; this command has "
+                                       r"seeds = \[1\]"):
         run(tmp_path, "--resume", "--seed", "1")
     with pytest.raises(LogError, match="written with quick = False"):
         run(tmp_path, "--resume", "--quick")
@@ -280,3 +281,34 @@ def test_the_readmes_declaration_runs_as_shown(capsys):
     assert len(experiment.cells()) == 6
     assert experiment.run(["--list"]) is None
     assert len(capsys.readouterr().out.splitlines()) == 6
+
+
+def test_several_seeds_run_every_cell_once_per_seed_and_the_report_spans_them(tmp_path):
+    context = run(tmp_path, "--only", "lr", "--seeds", "0,1")
+    found = records(tmp_path)
+    assert sorted(r["label"] for r in found.values()) == [
+        "base,seed=0", "base,seed=1", "lr=0.003,seed=0", "lr=0.003,seed=1", "lr=0.1,seed=0",
+        "lr=0.1,seed=1"]
+    cells = context.cells("lr")
+    assert [cell.seeds for cell in cells] == [[0, 1]] * 3
+    accuracies = [r.final("val_acc") for r in cells[0].runs]
+    assert cells[0].mean(lambda r: r.final("val_acc")) == sum(accuracies) / 2
+    assert cells[0].range(lambda r: r.final("val_acc")) == (min(accuracies), max(accuracies))
+    with pytest.raises(ExperimentError, match="give --seed or --seeds, not both"):
+        run(tmp_path / "other", "--seed", "1", "--seeds", "0,1")
+
+
+def test_the_verdict_says_whether_the_original_lies_inside_the_seeds_range():
+    from tinynet.report import Cell, RunRecord, over_seeds
+
+    def cell(*accuracies):
+        return Cell([RunRecord({"run_id": str(i), "config": {"seed": i}, "status": "completed",
+                                "results": {"acc": a}}) for i, a in enumerate(accuracies)])
+
+    columns = over_seeds("acc (%)", lambda run: run.results["acc"], lambda c: 95.0)
+    verdict = columns[-1]
+    assert verdict.cell(cell(0.94, 0.96)) == "inside"
+    assert verdict.cell(cell(0.90, 0.93)) == "+2.00 above"
+    assert verdict.cell(cell(0.96, 0.97)) == "-1.00 below"
+    assert columns[0].cell(cell(0.94, 0.96)) == "95.00" and columns[1].cell(cell(0.9, 0.93)) == \
+        "90.00-93.00"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from tinynet.runlog import RunLog, unpack_floats
+from tinynet.runner import canonical
 from tinynet.train import History
 
 
@@ -71,6 +72,33 @@ class RunRecord:
         return self.status
 
 
+@dataclass
+class Cell:
+    """The runs of one configuration, one per seed: ``config`` (without the seed) and the
+    statistics of a value over the seeds."""
+
+    runs: list
+
+    @property
+    def config(self) -> dict:
+        return {k: v for k, v in self.runs[0].config.items() if k != "seed"}
+
+    @property
+    def seeds(self) -> list:
+        return [run.config.get("seed") for run in self.runs]
+
+    def values(self, get: Callable) -> list:
+        return [value for value in map(get, self.runs) if value is not None]
+
+    def mean(self, get: Callable):
+        values = self.values(get)
+        return sum(values) / len(values) if values else None
+
+    def range(self, get: Callable):
+        values = self.values(get)
+        return (min(values), max(values)) if values else None
+
+
 class Context:
     """What report parts see: the runs of this sweep's plan that are in the log, the data,
     and the output folder."""
@@ -96,6 +124,14 @@ class Context:
             unique.update(runs)
         return list(unique.values())
 
+    def cells(self, group: str = None) -> list:
+        """The finished runs of ``group`` gathered by cell (one run per seed), in plan order."""
+        cells = {}
+        for run in self.runs(group):
+            key = canonical({k: v for k, v in run.config.items() if k != "seed"})
+            cells.setdefault(key, Cell([])).runs.append(run)
+        return list(cells.values())
+
     def run(self, group: str = None, **settings):
         """The first run of ``group`` whose configuration has ``settings``, or None."""
         for record in self.runs(group):
@@ -107,7 +143,8 @@ class Context:
         """The datasets, as a run saw them (loaded on first use)."""
         if self._data is None:
             options = self.sweep.options
-            self._data = self.experiment.data.load(options.data_dir, options.seed, self.quick)
+            self._data = self.experiment.data.load(options.data_dir, self.sweep.seeds[0],
+                                                   self.quick)
         return self._data
 
     @property
@@ -238,6 +275,37 @@ def compared(header: str, ours: Callable, original: Callable, fmt: str = "pct") 
     return [Column(header, ours, fmt),
             Column("original", original, lambda v: show(v, "2f")),
             Column("difference", difference, lambda v: "-" if v is None else f"{v:+.2f}")]
+
+
+def over_seeds(header: str, get: Callable, original: Callable, fmt: str = "pct") -> list:
+    """Columns for :class:`Cell` rows: the mean over the seeds, their min-max range, the
+    original's number (in the unit shown: percent for "pct") and a verdict: "inside" the seeds'
+    range, or how far outside it. With one seed the range is that run's value."""
+    scale = 100 if fmt == "pct" else 1
+
+    def verdict(cell):
+        span, theirs = cell.range(get), original(cell)
+        if span is None or theirs is None:
+            return "-"
+        low, high = scale * span[0], scale * span[1]
+        if low <= theirs <= high:
+            return "inside"
+        return f"{theirs - high:+.2f} above" if theirs > high else f"{theirs - low:+.2f} below"
+
+    def spread(cell):
+        span = cell.range(get)
+        return "-" if span is None else f"{show(span[0], fmt)}-{show(span[1], fmt)}"
+
+    return [Column(f"{header}, mean", lambda cell: cell.mean(get), fmt),
+            Column("min-max over seeds", spread),
+            Column("seeds", lambda cell: len(cell.runs)),
+            Column("original", original, lambda v: show(v, "2f")),
+            Column("original vs our range", verdict)]
+
+
+def cells_of(group: str = None) -> Callable:
+    """Rows: the cells of a group (their runs over every seed), in plan order."""
+    return lambda ctx: ctx.cells(group)
 
 
 def show(value, fmt="text") -> str:

@@ -211,8 +211,8 @@ class Experiment:
         """The settings changed for every run: ``--quick``'s, then the command line's."""
         return {**(self.quick if quick else {}), **(overrides or {})}
 
-    def cells(self, only=(), overrides=None, seed: int = 0, quick: bool = False) -> list:
-        """``(group name, config)`` of every cell to run, in plan order."""
+    def cells(self, only=(), overrides=None, seeds=(0,), quick: bool = False) -> list:
+        """``(group name, config)`` of every run, in plan order: each cell once per seed."""
         overrides = self.overrides(overrides, quick)
         unknown = [key for key in overrides if key not in self.plan.base
                    and not any(key in g.set or key in g.vary for g in self.plan.groups)]
@@ -222,7 +222,8 @@ class Experiment:
         groups = [self.plan.group(name) for name in only] if only else [
             group for group in self.plan.groups if not group.optional]
         return [(group.name, {**config, "seed": seed, "quick": quick})
-                for group in groups for config in group.configs(self.plan.base, overrides)]
+                for group in groups for config in group.configs(self.plan.base, overrides)
+                for seed in seeds]
 
 
 EXPECTED_ERRORS = (ExperimentError, LogError, DatasetNotFoundError, ChecksumError, IdxError,
@@ -245,16 +246,18 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(canonical(config).encode()).hexdigest()[:8]
 
 
-def label(config: dict, base: dict) -> str:
+def label(config: dict, base: dict, with_seed: bool = False) -> str:
     """The settings of ``config`` that differ from ``base``, e.g. ``lr=0.001,batch_size=16``
-    (``base`` when none do; seed and quick are left out)."""
+    (``base`` when none do), then the seed if ``with_seed`` (a sweep over several seeds)."""
     changed = [f"{key}={_short(value)}" for key, value in config.items()
                if key not in ("seed", "quick") and base.get(key, _MISSING) != value]
-    return ",".join(changed) or "base"
+    text = ",".join(changed) or "base"
+    return f"{text},seed={config['seed']}" if with_seed else text
 
 
-def run_id(config: dict, base: dict) -> str:
-    return f"{label(config, base)}-{config_hash(config)}".replace(" ", "_").replace("/", "_")
+def run_id(config: dict, base: dict, with_seed: bool = False) -> str:
+    text = f"{label(config, base, with_seed)}-{config_hash(config)}"
+    return text.replace(" ", "_").replace("/", "_")
 
 
 _MISSING = object()
@@ -283,7 +286,11 @@ def command_line_parser(experiment: Experiment) -> argparse.ArgumentParser:
     add("--out", default=f"runs/{experiment.name}",
         help="output folder: results.jsonl, checkpoints, figures, report.md "
              "(default %(default)s)")
-    add("--seed", type=int, default=0, help="seed of weights, split and shuffling (default 0)")
+    add("--seed", type=int, default=None,
+        help="seed of weights, split and shuffling (default 0)")
+    add("--seeds", type=_seed_list, default=None, metavar="N[,N]",
+        help="run every cell once per seed, e.g. --seeds 0,1,2 (the report shows the mean "
+             "and the range over the seeds)")
     add("--epochs", type=_positive_int, default=None,
         help="override the number of epochs of every run (not where the plan pins it)")
     add("--set", action="append", default=[], metavar="KEY=VALUE", type=_key_value,
@@ -327,6 +334,17 @@ def _key_value(text: str):
         return key, json.loads(value)
     except ValueError:
         return key, value                     # a bare word: a string setting
+
+
+def _seed_list(text: str) -> tuple:
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got "
+                                         f"{text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"a seed appears twice in {text!r}")
+    return seeds
 
 
 def _names(text: str) -> tuple:
@@ -470,10 +488,14 @@ class Sweep:
         if options.epochs is not None:
             overrides["epochs"] = options.epochs
         self.overrides = overrides
-        self.cells = experiment.cells(options.only, overrides, options.seed, options.quick)
+        if options.seed is not None and options.seeds is not None:
+            raise ExperimentError("give --seed or --seeds, not both")
+        self.seeds = options.seeds or (0 if options.seed is None else options.seed,)
+        self.cells = experiment.cells(options.only, overrides, self.seeds, options.quick)
         base = {**experiment.plan.base, **experiment.overrides(overrides, options.quick)}
-        self.ids = [run_id(config, base) for _, config in self.cells]
-        self.labels = [label(config, base) for _, config in self.cells]
+        several = len(self.seeds) > 1
+        self.ids = [run_id(config, base, several) for _, config in self.cells]
+        self.labels = [label(config, base, several) for _, config in self.cells]
         self.out = Path(options.out)
         self.jobs = options.jobs or threads.usable_cores()
         self.threads = options.threads or (1 if options.cluster else
@@ -481,7 +503,7 @@ class Sweep:
 
     def settings(self) -> dict:
         """What a resumed log must have been written with."""
-        return {"seed": self.options.seed, "quick": self.options.quick,
+        return {"seeds": list(self.seeds), "quick": self.options.quick,
                 "epochs": self.options.epochs, "set": dict(self.options.set)}
 
     def run(self) -> None:
