@@ -16,6 +16,10 @@ class ShapeError(ValueError):
     """An array has the wrong number of axes or the wrong size along one of them."""
 
 
+class NotAnArrayError(TypeError):
+    """A list, a number or another object was given where a layer or loss takes an array."""
+
+
 def check_input(layer, x, expected_shape, dtype=None) -> None:
     """Check ``x`` against ``expected_shape``, a tuple of ints (exact sizes) and strings (names
     of free sizes, e.g. ``("N", 784)``), and that it is a non-empty floating array of ``dtype``
@@ -130,6 +134,8 @@ def forward_contract(forward):
     def checked_forward(self, *inputs, **options):
         try:
             out = forward(self, *inputs, **options) if options else forward(self, *inputs)
+        except NotAnArrayError:
+            raise                       # already named, by the layer inside that received it
         except Exception:
             check_arrays(self, inputs)
             raise
@@ -139,10 +145,12 @@ def forward_contract(forward):
 
 
 def check_arrays(owner, inputs) -> None:
+    """A NotAnArrayError naming ``owner`` if one of ``inputs`` is not an array."""
     for x in inputs:
         if not hasattr(x, "shape"):
-            raise TypeError(f"{short_name(owner)}: expected an array, got {type(x).__name__}; "
-                            f"convert it first, e.g. numpy.asarray(x, dtype='float32')") from None
+            raise NotAnArrayError(
+                f"{short_name(owner)}: expected an array, got {type(x).__name__}; convert it "
+                f"first, e.g. numpy.asarray(x, dtype='float32')") from None
 
 
 def backward_contract(backward, usage="y = layer(x), then layer.backward(dL/dy)"):
