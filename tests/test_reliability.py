@@ -450,3 +450,108 @@ def test_loading_a_damaged_model_file_names_it_and_never_suggests_pickle(tmp_pat
     saved.write_bytes(saved.read_bytes()[:200])               # cut short
     with pytest.raises(ValueError, match="good.npz: not a model file"):
         mlp().load(saved)
+
+
+# --- the command line of a real example, as a user runs it (issue 15) -------------------------
+
+def run_mlp_sweep(out, *args, env=None):
+    """``python examples/mlp_sweep.py --quick --out OUT ARGS``; returns the finished process."""
+    return subprocess.run([sys.executable, str(EXAMPLES / "mlp_sweep.py"), "--quick", "--quiet",
+                           "--out", str(out), *args], cwd=EXAMPLES.parent, capture_output=True,
+                          text=True, timeout=TIMEOUT, env=env or os.environ)
+
+
+def the_one_error_line(result) -> str:
+    """The error of a command that should fail cleanly: exit 2, no traceback, one error line
+    (besides the "tinynet: downloading ..." progress lines)."""
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("tinynet: ")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def log_header(folder, experiment="mlp_sweep", seed=0):
+    """A results log holding only its header, as a finished earlier command leaves it."""
+    with RunLog(folder, experiment, {"seed": seed, "quick": True, "epochs": None, "set": {}},
+                resume=False):
+        pass
+
+
+def test_no_data_and_no_network_is_one_line_saying_what_to_do(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "TINYNET_DATA"}
+    env.update(TINYNET_CACHE=str(tmp_path / "cache"), https_proxy="http://127.0.0.1:9",
+               http_proxy="http://127.0.0.1:9")           # a refused connection: fails at once
+    line = the_one_error_line(run_mlp_sweep(tmp_path / "out", env=env))
+    assert line.startswith("mlp_sweep.py: error: MNIST train split not found")
+    assert "Download failed (no network?)" in line and "set TINYNET_DATA" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="quickstart.py is not an Experiment, so nothing turns "
+                                       "its data errors into one line; reported to the lead")
+def test_quickstart_without_data_or_network_is_one_line(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "TINYNET_DATA"}
+    env.update(TINYNET_CACHE=str(tmp_path / "cache"), https_proxy="http://127.0.0.1:9",
+               http_proxy="http://127.0.0.1:9")
+    result = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py")], env=env,
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert "MNIST train split not found" in the_one_error_line(result)
+
+
+def hold_the_lock(folder):
+    """Another process that has ``folder``'s results log open (a sweep in progress)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from tinynet.runlog import RunLog\n"
+         "settings = {'seed': 0, 'quick': True, 'epochs': None, 'set': {}}\n"
+         "with RunLog(sys.argv[1], 'mlp_sweep', settings, resume=True):\n"
+         "    print('locked', flush=True); time.sleep(120)", str(folder)],
+        cwd=EXAMPLES.parent, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+@needs_mnist
+def test_two_processes_on_one_out_the_second_stops_with_one_line(tmp_path):
+    holder = hold_the_lock(tmp_path / "out")
+    try:
+        before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+        line = the_one_error_line(run_mlp_sweep(tmp_path / "out", "--resume"))
+        after = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"is in use by another tinynet process (PID {holder.pid})" in line
+    assert after == before                          # the holder's log is untouched
+
+
+@needs_mnist
+@pytest.mark.parametrize("case, message", [
+    ("--out is a file", "is a file, not a folder; choose another --out"),
+    ("read-only --out", "choose another --out"),
+    ("--resume of another experiment", "belongs to experiment 'lr_batch_grid', not 'mlp_sweep'"),
+    ("--resume with another seed", "was written with seed = 0; this command has seed = 1"),
+    ("a damaged log line", "line 2: a run record without history, results, status"),
+])
+def test_results_log_errors_of_a_real_example_are_one_line(tmp_path, case, message):
+    out, args = tmp_path / "out", ["--resume"]
+    if case == "--out is a file":
+        out.write_text("")
+    elif case == "read-only --out":
+        if os.geteuid() == 0:             # root writes anywhere a permission bit forbids it
+            out = Path("/sys/tinynet-test-out")
+        else:
+            (tmp_path / "ro").mkdir(mode=0o500)
+            out = tmp_path / "ro" / "out"
+    elif case == "--resume of another experiment":
+        log_header(out, experiment="lr_batch_grid")
+    elif case == "--resume with another seed":
+        log_header(out)
+        args += ["--seed", "1"]
+    else:
+        log_header(out)
+        with open(out / "results.jsonl", "a") as log:
+            log.write('{"kind": "run", "run_id": "width=32-0123abcd", "config": {}}\n')
+    before = sorted(p.name for p in out.iterdir()) if out.is_dir() else None
+    line = the_one_error_line(run_mlp_sweep(out, *args))
+    assert line.startswith("mlp_sweep.py: error: ") and message in line
+    assert (sorted(p.name for p in out.iterdir()) if out.is_dir() else None) == before
