@@ -36,8 +36,12 @@ def check_input(layer, x, expected_shape, dtype=None) -> None:
 
 
 def check_batch(layer, x) -> None:
+    """x must have a batch axis with at least one sample, and no other axis of size 0."""
     if x.ndim == 0 or x.shape[0] == 0:
         raise ShapeError(f"{layer!r}: got an empty batch (input shape {tuple(x.shape)})")
+    if x.size == 0:
+        raise ShapeError(f"{layer!r}: got an empty input (shape {tuple(x.shape)}): every axis "
+                         f"needs at least one entry")
 
 
 def check_float(layer, x, dtype=None) -> None:
