@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,8 +31,9 @@ from tinynet import backend
 from tinynet.data import DataLoader
 from tinynet.losses import CrossEntropyLoss, MSELoss
 from tinynet.nn import (BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d,
-                        ReLU, Sequential)
+                        ReLU, Sequential, Softmax)
 from tinynet.optim import SGD, Adam
+from tinynet.runlog import RunLog
 from tinynet.runner import Group, Plan
 from tinynet.train import evaluate, fit
 from examples import mlp_sweep
@@ -58,6 +60,33 @@ def images(*shape, dtype=np.float32):
 
 def labels(n, high=10):
     return np.arange(n) % high
+
+
+def after_forward(layer, x):
+    """``layer`` after one forward pass of ``x`` (so its backward may be called)."""
+    layer.forward(x)
+    return layer
+
+
+def after_loss(loss_fn, logits, target):
+    loss_fn(logits, target)
+    return loss_fn
+
+
+def load_damaged_model_file(content: bytes):
+    """What a user does with a file cut short or overwritten: Module.load it."""
+    path = Path(tempfile.mkdtemp()) / "model.npz"
+    path.write_bytes(content)
+    mlp().load(path)
+
+
+def read_log_with_a_line_missing_a_field():
+    folder = Path(tempfile.mkdtemp())
+    with RunLog(folder, "toy", {"seed": 0}, resume=False):
+        pass                                                    # writes the header line
+    with open(folder / "results.jsonl", "a") as log:
+        log.write('{"kind": "run", "run_id": "lr=0.1-0123abcd", "config": {}}\n')
+    RunLog.read(folder)
 
 
 def train(model, x, y, loss_fn=None, batch_size=8, lr=1e-3, **loader_args):
@@ -117,6 +146,87 @@ BAD_INPUTS = {
     "unknown backend": (
         lambda: backend.use("tpu"), ValueError, "unknown backend 'tpu': expected 'numpy' or "
                                                 "'cupy'"),
+    # --- misuse of the layer API (issue 15) ---
+    "backward of a layer before any forward": (
+        lambda: Linear(784, 10).backward(images(8, 10)), RuntimeError,
+        r"Linear\(784, 10, bias=True\): backward called before forward; run the forward pass "
+        r"first: y = layer\(x\), then layer.backward\(dL/dy\)"),
+    "backward of a model before any forward": (
+        lambda: mlp().backward(images(8, 10)), RuntimeError,
+        r"Sequential\(\.\.\.\): backward called before forward"),
+    "backward of a loss before any forward": (
+        lambda: CrossEntropyLoss().backward(), RuntimeError,
+        r"CrossEntropyLoss\(\): backward called before forward; run the forward pass first: "
+        r"loss = loss_fn\(prediction, target\), then loss_fn.backward\(\)"),
+    "gradient of the wrong shape into a layer": (
+        lambda: after_forward(Linear(784, 32), images(8, 784)).backward(images(8, 10)),
+        ValueError, r"Linear\(784, 32, bias=True\): backward expected a gradient of shape "
+                    r"\(8, 32\) \(the shape of the forward's output\), got \(8, 10\)"),
+    "gradient that would broadcast into a layer": (
+        lambda: after_forward(ReLU(), images(8, 10)).backward(images(1, 10)), ValueError,
+        r"ReLU\(\): backward expected a gradient of shape \(8, 10\).*got \(1, 10\)"),
+    "gradient of the wrong shape into a model": (
+        lambda: after_forward(mlp(), images(8, 784)).backward(images(8, 32)), ValueError,
+        r"Sequential\(\.\.\.\): backward expected a gradient of shape \(8, 10\).*"
+        r"got \(8, 32\)"),
+    "gradient of the wrong shape into a loss": (
+        lambda: after_loss(MSELoss(), images(8, 10), images(8, 10)).backward(images(8)),
+        ValueError, r"MSELoss\(\): backward expected a gradient of shape \(\).*got \(8,\)"),
+    "integer gradient": (
+        lambda: after_forward(ReLU(), images(8, 10)).backward(np.ones((8, 10), np.int64)),
+        TypeError, r"ReLU\(\): backward expected a floating-point gradient, got dtype int64"),
+    "a list as a gradient": (
+        lambda: after_forward(Linear(3, 2), images(1, 3)).backward([[1.0, 1.0]]), TypeError,
+        r"Linear\(3, 2, bias=True\): backward expected an array \(dL/dy\), got list"),
+    "a list into a layer": (
+        lambda: Linear(3, 2).forward([[1.0, 2.0, 3.0]]), TypeError,
+        r"Linear\(3, 2, bias=True\): expected an array, got list; convert it first, e.g. "
+        r"numpy.asarray\(x, dtype='float32'\)"),
+    "a list into a model": (
+        lambda: mlp()([[0.0] * 784]), TypeError, r"Linear\(784, 32.*expected an array, got list"),
+    "a list of labels into a loss": (
+        lambda: CrossEntropyLoss()(images(2, 10), [3, 4]), TypeError,
+        r"CrossEntropyLoss\(\): expected an array, got list"),
+    "Softmax dim outside the input's axes": (
+        lambda: Softmax(dim=2).forward(images(8, 10)), ValueError,
+        r"Softmax\(dim=2\): dim=2 is outside the 2 axes of the input of shape \(8, 10\) "
+        r"\(use -2\.\.1\)"),
+    "Softmax dim not an int": (
+        lambda: Softmax(dim=1.0), TypeError, r"Softmax: dim must be an int, got 1\.0"),
+    "layer size a float": (
+        lambda: Linear(784.0, 10), ValueError,
+        r"Linear: in_features and out_features must be ints and must be positive, "
+        r"got 784\.0 and 10"),
+    "layer size a string": (
+        lambda: Linear("784", 10), ValueError,
+        r"Linear: in_features and out_features .* got '784' and 10"),
+    "channel count a float": (
+        lambda: Conv2d(1.0, 4, 3), ValueError, r"Conv2d: in_channels must be a positive int, "
+                                               r"got 1\.0"),
+    "feature count a bool": (
+        lambda: BatchNorm1d(True), ValueError, r"BatchNorm1d: num_features must be a positive "
+                                               r"int, got True"),
+    "bias not True or False": (
+        lambda: Linear(784, 10, bias="no"), TypeError,
+        r"Linear: bias must be True or False, got 'no'"),
+    "integer parameter dtype": (
+        lambda: Conv2d(1, 4, 3, dtype="int32"), TypeError,
+        r"Conv2d: dtype must be a floating-point dtype such as 'float32', got 'int32'"),
+    "BatchNorm momentum a string": (
+        lambda: BatchNorm2d(4, momentum="0.1"), ValueError,
+        r"BatchNorm2d: momentum \(a number, or None\) must be in \[0, 1\], got '0.1'"),
+    # --- damaged files ---
+    "Module.load of random bytes": (
+        lambda: load_damaged_model_file(np.random.default_rng(0).bytes(300)), ValueError,
+        r"model.npz: not a model file written by Module.save \(damaged, truncated or another "
+        r"format"),
+    "Module.load of a truncated file": (
+        lambda: load_damaged_model_file(b"PK\x03\x04 truncated"), ValueError,
+        r"model.npz: not a model file written by Module.save"),
+    "results log line without a field": (
+        read_log_with_a_line_missing_a_field, RuntimeError,
+        r"results.jsonl, line 2: a run record without history, results, status; the line is "
+        r"damaged: remove it and --resume to redo that run"),
 }
 
 
@@ -340,3 +450,108 @@ def test_loading_a_damaged_model_file_names_it_and_never_suggests_pickle(tmp_pat
     saved.write_bytes(saved.read_bytes()[:200])               # cut short
     with pytest.raises(ValueError, match="good.npz: not a model file"):
         mlp().load(saved)
+
+
+# --- the command line of a real example, as a user runs it (issue 15) -------------------------
+
+def run_mlp_sweep(out, *args, env=None):
+    """``python examples/mlp_sweep.py --quick --out OUT ARGS``; returns the finished process."""
+    return subprocess.run([sys.executable, str(EXAMPLES / "mlp_sweep.py"), "--quick", "--quiet",
+                           "--out", str(out), *args], cwd=EXAMPLES.parent, capture_output=True,
+                          text=True, timeout=TIMEOUT, env=env or os.environ)
+
+
+def the_one_error_line(result) -> str:
+    """The error of a command that should fail cleanly: exit 2, no traceback, one error line
+    (besides the "tinynet: downloading ..." progress lines)."""
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("tinynet: ")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def log_header(folder, experiment="mlp_sweep", seed=0):
+    """A results log holding only its header, as a finished earlier command leaves it."""
+    with RunLog(folder, experiment, {"seed": seed, "quick": True, "epochs": None, "set": {}},
+                resume=False):
+        pass
+
+
+def test_no_data_and_no_network_is_one_line_saying_what_to_do(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "TINYNET_DATA"}
+    env.update(TINYNET_CACHE=str(tmp_path / "cache"), https_proxy="http://127.0.0.1:9",
+               http_proxy="http://127.0.0.1:9")           # a refused connection: fails at once
+    line = the_one_error_line(run_mlp_sweep(tmp_path / "out", env=env))
+    assert line.startswith("mlp_sweep.py: error: MNIST train split not found")
+    assert "Download failed (no network?)" in line and "set TINYNET_DATA" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="quickstart.py is not an Experiment, so nothing turns "
+                                       "its data errors into one line; reported to the lead")
+def test_quickstart_without_data_or_network_is_one_line(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "TINYNET_DATA"}
+    env.update(TINYNET_CACHE=str(tmp_path / "cache"), https_proxy="http://127.0.0.1:9",
+               http_proxy="http://127.0.0.1:9")
+    result = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py")], env=env,
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert "MNIST train split not found" in the_one_error_line(result)
+
+
+def hold_the_lock(folder):
+    """Another process that has ``folder``'s results log open (a sweep in progress)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from tinynet.runlog import RunLog\n"
+         "settings = {'seed': 0, 'quick': True, 'epochs': None, 'set': {}}\n"
+         "with RunLog(sys.argv[1], 'mlp_sweep', settings, resume=True):\n"
+         "    print('locked', flush=True); time.sleep(120)", str(folder)],
+        cwd=EXAMPLES.parent, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+@needs_mnist
+def test_two_processes_on_one_out_the_second_stops_with_one_line(tmp_path):
+    holder = hold_the_lock(tmp_path / "out")
+    try:
+        before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+        line = the_one_error_line(run_mlp_sweep(tmp_path / "out", "--resume"))
+        after = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"is in use by another tinynet process (PID {holder.pid})" in line
+    assert after == before                          # the holder's log is untouched
+
+
+@needs_mnist
+@pytest.mark.parametrize("case, message", [
+    ("--out is a file", "is a file, not a folder; choose another --out"),
+    ("read-only --out", "choose another --out"),
+    ("--resume of another experiment", "belongs to experiment 'lr_batch_grid', not 'mlp_sweep'"),
+    ("--resume with another seed", "was written with seed = 0; this command has seed = 1"),
+    ("a damaged log line", "line 2: a run record without history, results, status"),
+])
+def test_results_log_errors_of_a_real_example_are_one_line(tmp_path, case, message):
+    out, args = tmp_path / "out", ["--resume"]
+    if case == "--out is a file":
+        out.write_text("")
+    elif case == "read-only --out":
+        if os.geteuid() == 0:             # root writes anywhere a permission bit forbids it
+            out = Path("/sys/tinynet-test-out")
+        else:
+            (tmp_path / "ro").mkdir(mode=0o500)
+            out = tmp_path / "ro" / "out"
+    elif case == "--resume of another experiment":
+        log_header(out, experiment="lr_batch_grid")
+    elif case == "--resume with another seed":
+        log_header(out)
+        args += ["--seed", "1"]
+    else:
+        log_header(out)
+        with open(out / "results.jsonl", "a") as log:
+            log.write('{"kind": "run", "run_id": "width=32-0123abcd", "config": {}}\n')
+    before = sorted(p.name for p in out.iterdir()) if out.is_dir() else None
+    line = the_one_error_line(run_mlp_sweep(out, *args))
+    assert line.startswith("mlp_sweep.py: error: ") and message in line
+    assert (sorted(p.name for p in out.iterdir()) if out.is_dir() else None) == before

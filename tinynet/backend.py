@@ -50,8 +50,9 @@ def _import_cupy():
     except ImportError as exc:
         raise BackendError(
             "backend 'cupy' requested but CuPy is not installed. Install the wheel matching your "
-            "CUDA driver, e.g. `pip install 'tinynet[cuda12]'` (CUDA 12.x) or "
-            "`pip install 'tinynet[cuda13]'` (CUDA 13.x), or use --backend numpy."
+            "CUDA driver: `pip install cupy-cuda12x` (CUDA 12.x) or `pip install cupy-cuda13x` "
+            "(CUDA 13.x), or from your tinynet clone `pip install -e \".[cuda12]\"`; or use "
+            "--backend numpy."
         ) from exc
     try:
         device_count = cupy.cuda.runtime.getDeviceCount()

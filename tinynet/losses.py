@@ -8,11 +8,26 @@ and ``loss_fn.backward()`` then returns dloss/dprediction, the gradient that sta
 from __future__ import annotations
 
 from tinynet import backend
-from tinynet.nn.checks import ShapeError, check_batch, check_float
+from tinynet.nn.checks import (NOT_RUN, ShapeError, backward_contract, check_batch, check_float,
+                               forward_contract)
 
 
 class Loss:
-    """Base: ``__call__`` is ``forward``; subclasses keep what ``backward`` needs."""
+    """Base: ``__call__`` is ``forward``; subclasses keep what ``backward`` needs.
+
+    As for layers, the contract is checked for every subclass: prediction and target are
+    arrays, ``backward`` follows a ``forward``, and its ``grad_out`` (if given) is a number or a
+    0-d array, the shape of the loss."""
+
+    _forward_output_shape = NOT_RUN
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "forward" in vars(cls):
+            cls.forward = forward_contract(cls.forward)
+        if "backward" in vars(cls):
+            cls.backward = backward_contract(
+                cls.backward, usage="loss = loss_fn(prediction, target), then loss_fn.backward()")
 
     def __call__(self, prediction, target):
         return self.forward(prediction, target)

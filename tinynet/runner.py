@@ -232,8 +232,13 @@ EXPECTED_ERRORS = (ExperimentError, LogError, DatasetNotFoundError, ChecksumErro
 
 
 def _one_line(exc: BaseException) -> str:
-    """An error message on one line (a data error lists the folders it searched)."""
-    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    """An error message on one line (a data error lists the folders it searched): its lines
+    joined by "; ", or by a space after a line that already ends a clause ("Searched:")."""
+    text = ""
+    for line in (line.strip() for line in str(exc).splitlines()):
+        if line:
+            text += ("" if not text else " " if text[-1] in ":;,." else "; ") + line
+    return text
 
 
 # --- run ids --------------------------------------------------------------------------------

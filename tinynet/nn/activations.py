@@ -8,6 +8,7 @@ from __future__ import annotations
 from tinynet import backend
 from tinynet.nn.checks import check_batch, check_float
 from tinynet.nn.module import Module
+from tinynet.nn.checks import axis_index, check_axis
 
 
 class ReLU(Module):
@@ -80,7 +81,7 @@ class Softmax(Module):
     """
 
     def __init__(self, dim: int = 1):
-        self.dim = dim
+        self.dim = axis_index("Softmax", "dim", dim)
         self.out = None
 
     def extra_repr(self):
@@ -89,6 +90,7 @@ class Softmax(Module):
     def forward(self, x):
         check_batch(self, x)
         check_float(self, x)
+        check_axis(self, x, "dim", self.dim)
         xp = backend.xp
         shifted = x - x.max(axis=self.dim, keepdims=True)
         exp = xp.exp(shifted)

@@ -21,6 +21,7 @@ from tinynet import backend
 from tinynet.nn.checks import ShapeError, check_input
 from tinynet.nn.init import uniform_fan_in
 from tinynet.nn.module import Module, Parameter
+from tinynet.nn.checks import flag, float_dtype, positive_ints
 
 
 # --- helpers shared with pooling.py ------------------------------------------------------
@@ -110,10 +111,9 @@ class Conv2d(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  bias: bool = True, dtype=backend.DEFAULT_DTYPE):
-        for what, size in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not is_int(size) or size <= 0:
-                raise ValueError(f"Conv2d: {what} must be a positive int, got {size!r}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        (self.in_channels,) = positive_ints("Conv2d", in_channels=in_channels)
+        (self.out_channels,) = positive_ints("Conv2d", out_channels=out_channels)
+        bias, dtype = flag("Conv2d", "bias", bias), float_dtype("Conv2d", dtype)
         self.kernel_size = kh, kw = as_pair(kernel_size, "kernel_size", "Conv2d", minimum=1)
         self.stride = as_pair(stride, "stride", "Conv2d", minimum=1)
         self.padding = as_pair(padding, "padding", "Conv2d", minimum=0)

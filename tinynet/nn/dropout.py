@@ -1,12 +1,10 @@
 """Dropout: randomly zero activations during training (inverted dropout, as in PyTorch)."""
 from __future__ import annotations
 
-from numbers import Real
-
 import numpy
 
 from tinynet import backend
-from tinynet.nn.checks import check_batch, check_float
+from tinynet.nn.checks import check_batch, check_float, probability
 from tinynet.nn.module import Module
 
 
@@ -28,9 +26,7 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5):
-        if isinstance(p, bool) or not isinstance(p, Real) or not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p (the drop probability) must be in [0, 1], got {p!r}")
-        self.p = float(p)
+        self.p = probability("Dropout", "p (the drop probability)", p)
         self.mask = None    # keep / (1 - p), x's shape and dtype; None when forward was identity
 
     def extra_repr(self):

@@ -5,6 +5,7 @@ from tinynet import backend
 from tinynet.nn.checks import ShapeError, check_batch, check_float
 from tinynet.nn.init import uniform_fan_in
 from tinynet.nn.module import Module, Parameter
+from tinynet.nn.checks import flag, float_dtype, positive_ints
 
 
 class Linear(Module):
@@ -22,9 +23,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype=backend.DEFAULT_DTYPE):
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear: in_features and out_features must be positive, "
-                             f"got {in_features} and {out_features}")
+        in_features, out_features = positive_ints(
+            "Linear", in_features=in_features, out_features=out_features)
+        bias, dtype = flag("Linear", "bias", bias), float_dtype("Linear", dtype)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(uniform_fan_in((out_features, in_features), in_features, dtype))
         self.bias = Parameter(uniform_fan_in((out_features,), in_features, dtype)) if bias else None

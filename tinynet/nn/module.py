@@ -23,6 +23,7 @@ import zipfile
 import numpy
 
 from tinynet import backend
+from tinynet.nn.checks import NOT_RUN, backward_contract, forward_contract
 
 
 class Parameter:
@@ -65,10 +66,23 @@ class Module:
 
     Subclasses implement ``forward`` and ``backward`` and may list non-trainable state (such as
     BatchNorm's running statistics) in ``buffer_names`` so that it is saved and loaded too.
+
+    The contract of every forward and backward is checked once, here, for all subclasses: the
+    input is an array, ``backward`` follows a ``forward``, and ``grad_out`` has the shape of that
+    forward's output; a mistake is an error naming the layer and both shapes (see
+    :func:`tinynet.nn.checks.forward_contract`).
     """
 
     buffer_names: tuple = ()
     training = True
+    _forward_output_shape = NOT_RUN     # the last forward's output shape, for backward's check
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "forward" in vars(cls):
+            cls.forward = forward_contract(cls.forward)
+        if "backward" in vars(cls):
+            cls.backward = backward_contract(cls.backward)
 
     def forward(self, x):
         raise NotImplementedError

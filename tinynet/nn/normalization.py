@@ -12,13 +12,13 @@ standardisation and its backward are written once, as two functions, and shared.
 """
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy
 
 from tinynet import backend
-from tinynet.nn.checks import ShapeError, check_batch, check_float, check_input
+from tinynet.nn.checks import (ShapeError, check_batch, check_float, check_input, flag,
+                               float_dtype, positive_ints, positive_number, probability)
 from tinynet.nn.module import Module, Parameter
 
 
@@ -55,11 +55,6 @@ def standardize_backward(grad_xhat, xhat, inv_std, axes):
     return inv_std * (grad_xhat - mean_grad - xhat * mean_grad_xhat)
 
 
-def _check_eps(layer_name, eps):
-    if not isinstance(eps, Real) or not eps > 0 or math.isinf(eps):
-        raise ValueError(f"{layer_name}: eps must be a positive number, got {eps!r}")
-
-
 # --- BatchNorm -------------------------------------------------------------------------------
 
 class _BatchNorm(Module):
@@ -92,15 +87,15 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
                  dtype=backend.DEFAULT_DTYPE):
-        layer_name = type(self).__name__
-        if isinstance(num_features, bool) or not isinstance(num_features, Integral) \
-                or num_features <= 0:
-            raise ValueError(f"{layer_name}: num_features must be a positive int, "
-                             f"got {num_features!r}")
-        _check_eps(layer_name, eps)
-        if momentum is not None and (not isinstance(momentum, Real) or not 0 <= momentum <= 1):
-            raise ValueError(f"{layer_name}: momentum must be in [0, 1] or None, got {momentum!r}")
-        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        name = type(self).__name__
+        (num_features,) = positive_ints(name, num_features=num_features)
+        eps = positive_number(name, "eps", eps)
+        if momentum is not None:
+            momentum = probability(name, "momentum (a number, or None)", momentum)
+        affine, track_running_stats = (flag(name, "affine", affine),
+                                       flag(name, "track_running_stats", track_running_stats))
+        dtype = float_dtype(name, dtype)
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         xp = backend.xp
         self.weight = Parameter(xp.ones(num_features, dtype=dtype)) if affine else None
@@ -251,9 +246,9 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, dtype=backend.DEFAULT_DTYPE):
         self.normalized_shape = _as_shape(normalized_shape)
-        _check_eps("LayerNorm", eps)
-        self.eps, self.elementwise_affine = eps, elementwise_affine
-        self.elementwise_affine = elementwise_affine
+        self.eps = positive_number("LayerNorm", "eps", eps)
+        self.elementwise_affine = flag("LayerNorm", "elementwise_affine", elementwise_affine)
+        bias, dtype = flag("LayerNorm", "bias", bias), float_dtype("LayerNorm", dtype)
         xp = backend.xp
         shape = self.normalized_shape
         self.weight = Parameter(xp.ones(shape, dtype=dtype)) if elementwise_affine else None
