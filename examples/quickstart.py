@@ -4,7 +4,10 @@
 """
 import argparse
 
+from tinynet.runner import one_line_errors
+
 argparse.ArgumentParser(description=__doc__).parse_args()    # --help; it takes no arguments
+one_line_errors("quickstart.py")                             # no data: one line, not a trace
 
 import tinynet
 from tinynet.data import DataLoader, load_mnist, prepare_images

@@ -472,7 +472,7 @@ def the_one_error_line(result) -> str:
 
 def log_header(folder, experiment="mlp_sweep", seed=0):
     """A results log holding only its header, as a finished earlier command leaves it."""
-    with RunLog(folder, experiment, {"seed": seed, "quick": True, "epochs": None, "set": {}},
+    with RunLog(folder, experiment, {"seeds": [seed], "quick": True, "epochs": None, "set": {}},
                 resume=False):
         pass
 
@@ -487,8 +487,6 @@ def test_no_data_and_no_network_is_one_line_saying_what_to_do(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="quickstart.py is not an Experiment, so nothing turns "
-                                       "its data errors into one line; reported to the lead")
 def test_quickstart_without_data_or_network_is_one_line(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "TINYNET_DATA"}
     env.update(TINYNET_CACHE=str(tmp_path / "cache"), https_proxy="http://127.0.0.1:9",
@@ -502,7 +500,7 @@ def hold_the_lock(folder):
     """Another process that has ``folder``'s results log open (a sweep in progress)."""
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from tinynet.runlog import RunLog\n"
-         "settings = {'seed': 0, 'quick': True, 'epochs': None, 'set': {}}\n"
+         "settings = {'seeds': [0], 'quick': True, 'epochs': None, 'set': {}}\n"
          "with RunLog(sys.argv[1], 'mlp_sweep', settings, resume=True):\n"
          "    print('locked', flush=True); time.sleep(120)", str(folder)],
         cwd=EXAMPLES.parent, stdout=subprocess.PIPE, text=True)
@@ -529,7 +527,7 @@ def test_two_processes_on_one_out_the_second_stops_with_one_line(tmp_path):
     ("--out is a file", "is a file, not a folder; choose another --out"),
     ("read-only --out", "choose another --out"),
     ("--resume of another experiment", "belongs to experiment 'lr_batch_grid', not 'mlp_sweep'"),
-    ("--resume with another seed", "was written with seed = 0; this command has seed = 1"),
+    ("--resume with another seed", "was written with seeds = [0]; this command has seeds = [1]"),
     ("a damaged log line", "line 2: a run record without history, results, status"),
 ])
 def test_results_log_errors_of_a_real_example_are_one_line(tmp_path, case, message):

@@ -312,3 +312,19 @@ def test_the_verdict_says_whether_the_original_lies_inside_the_seeds_range():
     assert verdict.cell(cell(0.96, 0.97)) == "-1.00 below"
     assert columns[0].cell(cell(0.94, 0.96)) == "95.00" and columns[1].cell(cell(0.9, 0.93)) == \
         "90.00-93.00"
+
+
+def test_set_values_must_have_the_plans_types():
+    assert dict(toy.cells(overrides={"lr": 1}))["lr"]["lr"] == 1.0       # an int for a float
+    with pytest.raises(ExperimentError, match=r"--set lr='abc': expected a value of type "
+                                              r"float, like the plan's lr = 0.01"):
+        toy.cells(overrides={"lr": "abc"})
+    with pytest.raises(ExperimentError, match="--set width=2.5: expected a value of type int"):
+        toy.cells(overrides={"width": 2.5})
+
+
+def test_failed_runs_are_listed_in_the_report_header_not_in_its_tables(tmp_path):
+    context = run(tmp_path, "--only", "broken,lr")
+    assert list(context.failed.values())[0].status == "failed"
+    assert all(run.status != "failed" for run in context.runs())
+    assert "**Failed runs**" in context.path.read_text()

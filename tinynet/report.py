@@ -107,10 +107,15 @@ class Context:
         self.experiment, self.sweep, self.log, self.out = experiment, sweep, log, out
         self.quick = sweep.options.quick
         self.groups = {group for group, _ in sweep.cells}
-        self._by_group = {}
+        self._by_group, self.failed = {}, {}
         for (group, _), key in zip(sweep.cells, sweep.ids):
-            if key in log.records:
-                self._by_group.setdefault(group, {})[key] = RunRecord(log.records[key])
+            if key not in log.records:
+                continue
+            run = RunRecord(log.records[key])
+            if run.status == "failed":         # no history: listed in the header, not tabled
+                self.failed[key] = run
+            else:
+                self._by_group.setdefault(group, {})[key] = run
         self._data = None
         self.figures = {}              # file name -> the matplotlib Figure drawn for it
         self.path = out / "report.md"
@@ -377,6 +382,10 @@ def header(ctx: Context) -> list:
                   + (f", kernels {env['kernels']}" if "kernels" in env else "") + ".  ",
                   f"Wall time: {total / 60:.1f} min summed over the {len(runs)} runs "
                   f"(training and evaluation).  "]
+    if ctx.failed:
+        lines += ["**Failed runs** (not in the tables; `--resume` tries them again): "
+                  + "; ".join(f"{run.label}: {run.results.get('error', '?')}"
+                              for run in ctx.failed.values()) + ".", ""]
     data = next((entry["data"] for entry in reversed(ctx.log.invocations)
                  if entry.get("data")), None)
     if data and data["files"]:

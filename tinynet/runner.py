@@ -213,12 +213,8 @@ class Experiment:
 
     def cells(self, only=(), overrides=None, seeds=(0,), quick: bool = False) -> list:
         """``(group name, config)`` of every run, in plan order: each cell once per seed."""
-        overrides = self.overrides(overrides, quick)
-        unknown = [key for key in overrides if key not in self.plan.base
-                   and not any(key in g.set or key in g.vary for g in self.plan.groups)]
-        if unknown:
-            raise ExperimentError(f"--set {unknown[0]}: not a setting of {self.name}; settings: "
-                                  f"{', '.join(sorted(self.plan.base))}")
+        overrides = {key: self._checked(key, value)
+                     for key, value in self.overrides(overrides, quick).items()}
         groups = [self.plan.group(name) for name in only] if only else [
             group for group in self.plan.groups if not group.optional]
         return [(group.name, {**config, "seed": seed, "quick": quick})
@@ -226,9 +222,43 @@ class Experiment:
                 for seed in seeds]
 
 
+    def _checked(self, key: str, value):
+        """``value`` for setting ``key``, if it has the type of the plan's values (an int
+        where the plan has floats becomes a float)."""
+        examples = [self.plan.base[key]] if key in self.plan.base else []
+        for group in self.plan.groups:
+            examples += [group.set[key]] if key in group.set else list(group.vary.get(key, []))
+        if not examples:
+            raise ExperimentError(f"--set {key}: not a setting of {self.name}; settings: "
+                                  f"{', '.join(sorted(self.plan.base))}")
+        example = next((e for e in examples if e is not None), None)
+        if isinstance(example, float) and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if example is not None and type(value) is not type(example):
+            raise ExperimentError(f"--set {key}={value!r}: expected a value of type "
+                                  f"{type(example).__name__}, like the plan's {key} = "
+                                  f"{example!r}")
+        return value
+
+
 EXPECTED_ERRORS = (ExperimentError, LogError, DatasetNotFoundError, ChecksumError, IdxError,
                    DownloadError, backend.BackendError, parallel.ClusterError,
                    FileNotFoundError, PermissionError)
+
+
+def one_line_errors(prog: str) -> None:
+    """For a script that is not an :class:`Experiment` (the quickstart): its expected errors
+    (no data, a damaged file, no GPU) end as one line on stderr and exit status 2; any other
+    exception keeps its traceback, as a bug should."""
+    def hook(kind, error, trace):
+        if issubclass(kind, EXPECTED_ERRORS):
+            print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(2)                   # an excepthook cannot choose the exit status
+        default(kind, error, trace)
+
+    default = sys.excepthook
+    sys.excepthook = hook
 
 
 def _one_line(exc: BaseException) -> str:
