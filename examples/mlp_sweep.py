@@ -6,7 +6,6 @@ Five studies each vary one factor: learning rate, batch size, hidden layers, wid
 (the base configuration appears in every study and is trained once).
 
     python examples/mlp_sweep.py                       # all five studies, on every core
-    python examples/mlp_sweep.py --backend cupy        # the same on a CUDA GPU
     python examples/mlp_sweep.py --only batch_size --epochs 3
     python examples/mlp_sweep.py --seeds 0,1,2         # every cell with three seeds
 """
@@ -55,8 +54,7 @@ def study_section(study):
     factor = STUDIES[study][0]
 
     def histories(ctx):            # the first seed's run of each cell
-        return {f"{factor}={cell.config[factor]}": cell.runs[0].history
-                for cell in ctx.cells(study)}
+        return {f"{factor}={c.config[factor]}": c.runs[0].history for c in ctx.cells(study)}
 
     return Section(
         study.replace("_", " "),
