@@ -44,6 +44,29 @@ def peak_rss_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
+def warm_up(spec, framework: str, x, y) -> None:
+    """Two steps of a throwaway copy of the model: libraries load what they load at a first
+    step (tinynet its compiled kernels, from Numba's disk cache; PyTorch its kernels), so that
+    the measured epoch counts what training needs, not what starting a library needs."""
+    from benchmarks.frameworks import TinynetTraining, TorchTraining
+
+    training = TinynetTraining(spec, x, y)
+    if framework == "pytorch":
+        training = TorchTraining(spec, training.model, x, y)
+    training.run(max_steps=2)
+
+
+def reset_peak_rss() -> None:
+    """Lower the peak (VmHWM) to the current resident memory, where Linux allows it (writing
+    5 to /proc/self/clear_refs, Linux >= 4.0), so that a warm-up's temporary peak (Numba
+    compiling, if its cache is cold) cannot hide the epoch's own."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        pass
+
+
 def measure(spec_key: str, framework: str, samples: int, threads: int,
             flush_denormal: bool = True) -> dict:
     """Run one epoch of ``spec_key`` in ``framework`` in a fresh process and return its
@@ -70,8 +93,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     set_thread_count(args.threads)                         # before NumPy loads its BLAS
 
-    from tinynet import backend
+    from tinynet import backend, threads
 
+    threads.set_threads(args.threads)                      # and Numba's, as benchmarks.run
     backend.set_flush_denormal(not args.keep_denormals)
     from benchmarks.frameworks import TinynetTraining, TorchTraining, random_data
     from benchmarks.specs import find
@@ -84,6 +108,8 @@ def main(argv=None) -> None:
 
         torch.set_num_threads(args.threads)
         training = TorchTraining(spec, training.model, x, y)
+    warm_up(spec, args.framework, x[:2 * spec.batch_size], y[:2 * spec.batch_size])
+    reset_peak_rss()
     baseline = peak_rss_mib()
     training.run()
     peak = peak_rss_mib()

@@ -70,7 +70,7 @@ def profile(spec, samples: int) -> dict:
             for index in range(len(layers) - 1, first, -1):
                 grad, elapsed = timed(layers[index].backward, grad)
                 backward[index] += elapsed
-            _, elapsed = timed(layers[first].backward_params, grad)
+            _, elapsed = timed(layers[first].backward, grad, input_grad=False)
             backward[first] += elapsed
             _, elapsed = timed(optimizer.step)
             seconds["optimizer step"] += elapsed
