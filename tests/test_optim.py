@@ -9,6 +9,8 @@ from tinynet import backend
 from tinynet.nn.module import Parameter
 from tinynet.optim import SGD, Adam, AdamW, Optimizer, RMSprop
 
+pytestmark = pytest.mark.usefixtures("kernel_path")   # both kernel paths
+
 OPTIMIZERS = [SGD, RMSprop, Adam, AdamW]
 
 # One configuration per optimizer that exercises every branch of its update.

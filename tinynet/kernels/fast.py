@@ -13,12 +13,13 @@ Why loops are fast here: NumPy makes one pass over memory per operation, and a l
 pass for the whole formula (Adam reads p, g, m, v once and writes p, m, v once); the window
 kernels (im2col, col2im, max pooling) become plain nested loops instead of many short strided
 NumPy rows. ``parallel=True`` loops spread their outer ``prange`` over Numba's threads, whose
-number follows ``tinynet.threads``. Numba's threads run each loop with the calling thread's
-floating-point settings, so ``tinynet.denormals.set_flush_denormal`` applies to them too
-(tests/test_kernels.py checks it).
+number follows ``tinynet.threads``. Numba's threads get the calling thread's floating-point settings
+whenever ``tinynet.denormals.set_flush_denormal`` changes them (``share_denormal_setting``), so
+flushed denormals stay flushed in the loops (tests/test_kernels.py checks it).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 
 # Numba's parallel loops run on OpenMP threads, which by default keep spinning for a while after
@@ -32,7 +33,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import prange  # noqa: E402
 
-from tinynet import threads  # noqa: E402
+from tinynet import denormals, threads  # noqa: E402
 from tinynet.kernels import reference  # noqa: E402
 
 threads.apply_to_numba()          # Numba's thread count follows BLAS's from the start
@@ -253,7 +254,10 @@ def _softmax_cross_entropy_backward(probs, labels, scale, grad):
     n, num_classes = probs.shape
     for r in range(n):
         for k in range(num_classes):
-            grad[r, k] = (probs[r, k] - 1 if k == labels[r] else probs[r, k]) * scale
+            grad[r, k] = probs[r, k]
+        grad[r, labels[r]] -= 1          # one rounding to the dtype, as in the reference
+        for k in range(num_classes):
+            grad[r, k] *= scale
 
 
 # --- optimizer updates: one pass over the parameter, its gradient and its state ---------------
@@ -359,3 +363,40 @@ def _lerp(start, end, weight, one_minus_weight):
     if weight < 0.5:
         return start + weight * (end - start)
     return end - (end - start) * one_minus_weight
+
+
+# --- the denormal setting, shared with Numba's threads ----------------------------------------
+
+def share_denormal_setting():
+    """Give each of Numba's threads the calling thread's floating-point environment (its
+    denormal setting): a parallel loop whose every iteration calls glibc's ``fesetenv``. Numba
+    splits a loop's range evenly over its threads, so with a few iterations per thread every
+    thread runs some. A no-op where ``tinynet.denormals`` is not supported."""
+    found = denormals.floating_point_environment()
+    if found is None:
+        return
+    libm, environment, _ = found
+    if _fesetenv[0] is None:
+        fesetenv = libm.fesetenv
+        fesetenv.argtypes, fesetenv.restype = [ctypes.c_void_p], ctypes.c_int
+        _fesetenv[0] = fesetenv
+        _fesetenv[1] = numba.njit(parallel=True)(_set_environment_loop(fesetenv))
+    in_use = numba.get_num_threads()
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)       # all threads, even idle ones
+    _fesetenv[1](ctypes.addressof(environment), 16 * numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(in_use)
+
+
+_fesetenv = [None, None]   # the ctypes function and its compiled loop (not cacheable on disk)
+
+
+def _set_environment_loop(fesetenv):
+    def set_environment(address, iterations):
+        for _ in prange(iterations):
+            fesetenv(address)
+    return set_environment
+
+
+denormals.followers.append(share_denormal_setting)
+if denormals.flush_denormal_enabled():
+    share_denormal_setting()
