@@ -51,6 +51,23 @@ def _compiled(parallel=False):
     return decorate
 
 
+PARALLEL_MIN_SIZE = 1 << 17
+
+
+def _run(size, loop, *args):
+    """``loop(*args)`` on all of Numba's threads when ``size`` (the elements it touches) is
+    large enough to pay for waking them, else on the calling thread alone: waking a sleeping
+    thread costs tens of microseconds, hundreds when another process holds the core."""
+    if size >= PARALLEL_MIN_SIZE:
+        return loop(*args)
+    threads_in_use = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return loop(*args)
+    finally:
+        numba.set_num_threads(threads_in_use)
+
+
 # --- convolution: im2col and its adjoint ------------------------------------------------------
 
 def im2col(x, kernel_size, stride, padding):
@@ -58,7 +75,7 @@ def im2col(x, kernel_size, stride, padding):
     n, c = x.shape[:2]
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     cols = np.empty((c * kh * kw, n * out_h * out_w), dtype=x.dtype)
-    _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, cols)
+    _run(cols.size, _im2col, np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, cols)
     return cols
 
 
@@ -82,7 +99,7 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, cols):
 def col2im(cols, x_shape, kernel_size, stride, padding):
     grad = np.zeros(x_shape, dtype=cols.dtype)
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    _col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, grad)
+    _run(cols.size, _col2im, np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, grad)
     return grad
 
 
@@ -115,7 +132,7 @@ def window_max(x, kernel_size, stride, padding):
     n, c = x.shape[:2]
     best = np.empty((n, c, out_h, out_w), dtype=x.dtype)
     argmax = np.empty((n, c, out_h, out_w), dtype=np.uint8 if kh * kw <= 256 else np.int64)
-    _window_max(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, best, argmax)
+    _run(x.size, _window_max, np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, best, argmax)
     return best, argmax
 
 
@@ -147,8 +164,8 @@ def _window_max(x, kh, kw, sh, sw, ph, pw, best, argmax):
 def window_max_backward(grad_out, argmax, x_shape, kernel_size, stride, padding):
     grad = np.zeros(x_shape, dtype=grad_out.dtype)
     kw, (sh, sw), (ph, pw) = kernel_size[1], stride, padding
-    _window_max_backward(np.ascontiguousarray(grad_out), np.ascontiguousarray(argmax),
-                         kw, sh, sw, ph, pw, grad)
+    _run(grad.size, _window_max_backward, np.ascontiguousarray(grad_out),
+         np.ascontiguousarray(argmax), kw, sh, sw, ph, pw, grad)
     return grad
 
 
@@ -190,7 +207,7 @@ def _outer(g, x, out):
 def relu(x):
     y = np.empty_like(x)
     mask = np.empty(x.shape, dtype=np.bool_)
-    _relu(x.reshape(-1), y.reshape(-1), mask.reshape(-1))
+    _run(x.size, _relu, x.reshape(-1), y.reshape(-1), mask.reshape(-1))
     return y, mask
 
 
@@ -205,8 +222,8 @@ def _relu(x, y, mask):
 
 def relu_backward(grad_out, mask):
     grad = np.empty_like(grad_out)
-    _relu_backward(np.ascontiguousarray(grad_out).reshape(-1), mask.reshape(-1),
-                   grad.reshape(-1))
+    _run(grad.size, _relu_backward, np.ascontiguousarray(grad_out).reshape(-1),
+         mask.reshape(-1), grad.reshape(-1))
     return grad
 
 
@@ -277,8 +294,8 @@ def sgd_update(param, grad, momentum_buffer, first_step, lr, momentum, dampening
                                     dampening, weight_decay, nesterov)
     real = param.dtype.type
     buffer = param if momentum_buffer is None else momentum_buffer     # unused when momentum 0
-    _sgd(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), first_step, real(lr),
-         real(momentum), real(1 - dampening), real(weight_decay), nesterov)
+    _run(param.size, _sgd, param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), first_step,
+         real(lr), real(momentum), real(1 - dampening), real(weight_decay), nesterov)
 
 
 @_compiled(parallel=True)
@@ -298,11 +315,11 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha
                                         alpha, eps, weight_decay, momentum)
     real = param.dtype.type
     centered, has_momentum = grad_avg is not None, momentum_buffer is not None
-    _rmsprop(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
-             (grad_avg if centered else param).reshape(-1),
-             (momentum_buffer if has_momentum else param).reshape(-1),
-             centered, has_momentum, real(lr), real(alpha), real(1 - alpha),
-             real(1 - (1 - alpha)), real(eps), real(weight_decay), real(momentum))
+    _run(param.size, _rmsprop, param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
+         (grad_avg if centered else param).reshape(-1),
+         (momentum_buffer if has_momentum else param).reshape(-1),
+         centered, has_momentum, real(lr), real(alpha), real(1 - alpha),
+         real(1 - (1 - alpha)), real(eps), real(weight_decay), real(momentum))
 
 
 @_compiled(parallel=True)
@@ -333,10 +350,11 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta
     amsgrad = max_exp_avg_sq is not None
     decay = real(1 - lr * weight_decay) if decoupled_weight_decay else real(1)
     l2 = real(0) if decoupled_weight_decay else real(weight_decay)
-    _adam(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
-          (max_exp_avg_sq if amsgrad else exp_avg_sq).reshape(-1), amsgrad, decay, l2,
-          real(1 - beta1), real(1 - (1 - beta1)), real(beta2), real(1 - beta2),
-          real(lr / (1 - beta1 ** step)), real((1 - beta2 ** step) ** 0.5), real(eps))
+    _run(param.size, _adam, param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
+         exp_avg_sq.reshape(-1), (max_exp_avg_sq if amsgrad else exp_avg_sq).reshape(-1),
+         amsgrad, decay, l2, real(1 - beta1), real(1 - (1 - beta1)), real(beta2),
+         real(1 - beta2), real(lr / (1 - beta1 ** step)), real((1 - beta2 ** step) ** 0.5),
+         real(eps))
 
 
 @_compiled(parallel=True)
