@@ -252,3 +252,13 @@ def test_numba_threads_follow_the_callers_denormal_setting():
             assert (exp_avg == 0).all() if flush else (exp_avg > 0).all(), flush
     finally:
         backend.set_flush_denormal(False)
+
+
+def test_an_unwritable_cache_folder_costs_compile_time_not_a_crash(tmp_path):
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    code = ("import numpy as np\nfrom tinynet import kernels\n"
+            "y, mask = kernels.relu(np.array([-1.0, 2.0], np.float32))\n"
+            "print(kernels.active(), y.tolist(), mask.tolist())")
+    assert run_python(code, NUMBA_CACHE_DIR=str(blocked / "numba")) == \
+        "fast [0.0, 2.0] [False, True]"
