@@ -12,60 +12,50 @@ processes load it instead of compiling again.
 Why loops are fast here: NumPy makes one pass over memory per operation, and a loop makes one
 pass for the whole formula (Adam reads p, g, m, v once and writes p, m, v once); the window
 kernels (im2col, col2im, max pooling) become plain nested loops instead of many short strided
-NumPy rows. ``parallel=True`` loops spread their outer ``prange`` over Numba's threads, whose
-number follows ``tinynet.threads``. Numba's threads get the calling thread's floating-point settings
-whenever ``tinynet.denormals.set_flush_denormal`` changes them (``share_denormal_setting``), so
-flushed denormals stay flushed in the loops (tests/test_kernels.py checks it).
+NumPy rows. The window kernels are ``parallel=True``: their outer ``prange`` (over images, or
+rows of cols) is spread over Numba's threads, whose number follows ``tinynet.threads``; Numba's
+threads get the calling thread's floating-point settings whenever
+``tinynet.denormals.set_flush_denormal`` changes them (``share_denormal_setting``). The
+element-wise and optimizer loops run in the calling thread: vectorised by LLVM they are already
+a single pass at memory speed, and waking threads for them cost more than it saved (tens of
+microseconds per call, hundreds on a busy machine).
 """
 from __future__ import annotations
 
 import ctypes
 import os
 
-# Numba's parallel loops run on OpenMP threads, which by default keep spinning for a while after
-# each loop; meanwhile BLAS's threads (OpenBLAS) run the next matrix product, and on a machine
-# with as many cores as threads the two sets fight for them: a batch-1 step took 10 ms instead
-# of 0.45 ms on 2 cores. Passive waiting makes them sleep instead. (Read when OpenMP starts, so
-# it is set before Numba is imported; a value already in the environment is kept.)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numba
+import numpy as np
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-from numba import prange  # noqa: E402
+# Numba's parallel loops run on the "workqueue" threading layer unless NUMBA_THREADING_LAYER
+# says otherwise. Its default pick here, OpenMP, shares the process with PyTorch's own OpenMP
+# runtime and BLAS's threads: measured on 2 cores, PyTorch's E1 epoch became 35 times slower
+# once tinynet's kernels had run in the same process, and spinning OpenMP threads fought
+# OpenBLAS's for the cores (a batch-1 step took 10 ms instead of 0.45 ms).
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
-from tinynet import denormals, threads  # noqa: E402
-from tinynet.kernels import reference  # noqa: E402
+from numba import prange
+
+from tinynet import denormals, threads
+from tinynet.kernels import reference
 
 threads.apply_to_numba()          # Numba's thread count follows BLAS's from the start
 
 
 def _compiled(parallel=False):
-    """``numba.njit``, cached on disk when a cache folder is writable (Numba looks beside this
-    file, then in the user's cache folder, or in $NUMBA_CACHE_DIR); otherwise compiled anew in
-    each process, which is slower to start but works."""
+    """``numba.njit`` with NumPy's rules for errors (x / 0 is inf, not an exception: that is
+    the reference's behaviour, and what lets LLVM vectorise the loops: Adam over 100k floats
+    took 0.27 ms with Python's rules, 0.06 ms with NumPy's). Cached on disk when a cache
+    folder is writable (Numba looks beside this file, then in the user's cache folder, or in
+    $NUMBA_CACHE_DIR); otherwise compiled anew in each process, slower to start but working."""
     def decorate(function):
         try:
-            return numba.njit(cache=True, parallel=parallel)(function)
+            return numba.njit(cache=True, parallel=parallel, error_model="numpy")(function)
         except RuntimeError:       # "cannot cache function ...: no locator available"
-            return numba.njit(parallel=parallel)(function)
+            return numba.njit(parallel=parallel, error_model="numpy")(function)
     return decorate
-
-
-PARALLEL_MIN_SIZE = 1 << 17
-
-
-def _run(size, loop, *args):
-    """``loop(*args)`` on all of Numba's threads when ``size`` (the elements it touches) is
-    large enough to pay for waking them, else on the calling thread alone: waking a sleeping
-    thread costs tens of microseconds, hundreds when another process holds the core."""
-    if size >= PARALLEL_MIN_SIZE:
-        return loop(*args)
-    threads_in_use = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        return loop(*args)
-    finally:
-        numba.set_num_threads(threads_in_use)
 
 
 # --- convolution: im2col and its adjoint ------------------------------------------------------
@@ -75,7 +65,7 @@ def im2col(x, kernel_size, stride, padding):
     n, c = x.shape[:2]
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     cols = np.empty((c * kh * kw, n * out_h * out_w), dtype=x.dtype)
-    _run(cols.size, _im2col, np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, cols)
+    _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, cols)
     return cols
 
 
@@ -99,7 +89,7 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, cols):
 def col2im(cols, x_shape, kernel_size, stride, padding):
     grad = np.zeros(x_shape, dtype=cols.dtype)
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    _run(cols.size, _col2im, np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, grad)
+    _col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, grad)
     return grad
 
 
@@ -132,7 +122,7 @@ def window_max(x, kernel_size, stride, padding):
     n, c = x.shape[:2]
     best = np.empty((n, c, out_h, out_w), dtype=x.dtype)
     argmax = np.empty((n, c, out_h, out_w), dtype=np.uint8 if kh * kw <= 256 else np.int64)
-    _run(x.size, _window_max, np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, best, argmax)
+    _window_max(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, best, argmax)
     return best, argmax
 
 
@@ -164,7 +154,7 @@ def _window_max(x, kh, kw, sh, sw, ph, pw, best, argmax):
 def window_max_backward(grad_out, argmax, x_shape, kernel_size, stride, padding):
     grad = np.zeros(x_shape, dtype=grad_out.dtype)
     kw, (sh, sw), (ph, pw) = kernel_size[1], stride, padding
-    _run(grad.size, _window_max_backward, np.ascontiguousarray(grad_out),
+    _window_max_backward(np.ascontiguousarray(grad_out),
          np.ascontiguousarray(argmax), kw, sh, sw, ph, pw, grad)
     return grad
 
@@ -207,14 +197,14 @@ def _outer(g, x, out):
 def relu(x):
     y = np.empty_like(x)
     mask = np.empty(x.shape, dtype=np.bool_)
-    _run(x.size, _relu, x.reshape(-1), y.reshape(-1), mask.reshape(-1))
+    _relu(x.reshape(-1), y.reshape(-1), mask.reshape(-1))
     return y, mask
 
 
-@_compiled(parallel=True)
+@_compiled()
 def _relu(x, y, mask):
     """y = max(x, 0) as NumPy's maximum (x when x >= 0 or NaN, else 0); mask = x > 0."""
-    for k in prange(x.size):
+    for k in range(x.size):
         value = x[k]
         y[k] = value if value >= 0 or np.isnan(value) else 0
         mask[k] = value > 0
@@ -222,15 +212,15 @@ def _relu(x, y, mask):
 
 def relu_backward(grad_out, mask):
     grad = np.empty_like(grad_out)
-    _run(grad.size, _relu_backward, np.ascontiguousarray(grad_out).reshape(-1),
+    _relu_backward(np.ascontiguousarray(grad_out).reshape(-1),
          mask.reshape(-1), grad.reshape(-1))
     return grad
 
 
-@_compiled(parallel=True)
+@_compiled()
 def _relu_backward(grad_out, mask, grad):
     """grad = grad_out * mask (a product, as the reference: NaN * 0 stays NaN)."""
-    for k in prange(grad.size):
+    for k in range(grad.size):
         grad[k] = grad_out[k] * (1 if mask[k] else 0)
 
 
@@ -294,13 +284,13 @@ def sgd_update(param, grad, momentum_buffer, first_step, lr, momentum, dampening
                                     dampening, weight_decay, nesterov)
     real = param.dtype.type
     buffer = param if momentum_buffer is None else momentum_buffer     # unused when momentum 0
-    _run(param.size, _sgd, param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), first_step,
+    _sgd(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), first_step,
          real(lr), real(momentum), real(1 - dampening), real(weight_decay), nesterov)
 
 
-@_compiled(parallel=True)
+@_compiled()
 def _sgd(p, grad, buf, first_step, lr, momentum, one_minus_dampening, weight_decay, nesterov):
-    for k in prange(p.size):
+    for k in range(p.size):
         g = grad[k] + weight_decay * p[k] if weight_decay != 0 else grad[k]
         if momentum != 0:
             buf[k] = g if first_step else buf[k] * momentum + one_minus_dampening * g
@@ -315,18 +305,18 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha
                                         alpha, eps, weight_decay, momentum)
     real = param.dtype.type
     centered, has_momentum = grad_avg is not None, momentum_buffer is not None
-    _run(param.size, _rmsprop, param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
+    _rmsprop(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
          (grad_avg if centered else param).reshape(-1),
          (momentum_buffer if has_momentum else param).reshape(-1),
          centered, has_momentum, real(lr), real(alpha), real(1 - alpha),
          real(1 - (1 - alpha)), real(eps), real(weight_decay), real(momentum))
 
 
-@_compiled(parallel=True)
+@_compiled()
 def _rmsprop(p, grad, square_avg, grad_avg, buf, centered, has_momentum, lr, alpha,
              one_minus_alpha, alpha_again, eps, weight_decay, momentum):
     """alpha_again is 1 - (1 - alpha), rounded as the reference's lerp_ rounds it."""
-    for k in prange(p.size):
+    for k in range(p.size):
         g = grad[k] + weight_decay * p[k] if weight_decay != 0 else grad[k]
         square_avg[k] = square_avg[k] * alpha + one_minus_alpha * g * g
         if centered:
@@ -350,18 +340,18 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta
     amsgrad = max_exp_avg_sq is not None
     decay = real(1 - lr * weight_decay) if decoupled_weight_decay else real(1)
     l2 = real(0) if decoupled_weight_decay else real(weight_decay)
-    _run(param.size, _adam, param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
+    _adam(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
          exp_avg_sq.reshape(-1), (max_exp_avg_sq if amsgrad else exp_avg_sq).reshape(-1),
          amsgrad, decay, l2, real(1 - beta1), real(1 - (1 - beta1)), real(beta2),
          real(1 - beta2), real(lr / (1 - beta1 ** step)), real((1 - beta2 ** step) ** 0.5),
          real(eps))
 
 
-@_compiled(parallel=True)
+@_compiled()
 def _adam(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, amsgrad, decay, l2, one_minus_beta1,
           beta1_again, beta2, one_minus_beta2, step_size, root_bias_correction2, eps):
     """beta1_again is 1 - (1 - beta1), rounded as the reference's lerp_ rounds it."""
-    for k in prange(p.size):
+    for k in range(p.size):
         if decay != 1:
             p[k] = p[k] * decay                              # AdamW's decoupled decay
         g = grad[k] + l2 * p[k] if l2 != 0 else grad[k]      # Adam's L2 penalty
