@@ -44,16 +44,26 @@ def peak_rss_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def warm_up(spec, framework: str, x, y) -> None:
-    """Two steps of a throwaway copy of the model: libraries load what they load at a first
-    step (tinynet its compiled kernels, from Numba's disk cache; PyTorch its kernels), so that
-    the measured epoch counts what training needs, not what starting a library needs."""
-    from benchmarks.frameworks import TinynetTraining, TorchTraining
+def load_kernels() -> None:
+    """Train a tiny network (a few kB) a step with Adam and with SGD, at batch 2 and 1, so that
+    tinynet's compiled kernels are loaded (from Numba's disk cache, where benchmarks.run has
+    just put them) before the epoch: loading a library is not what an epoch needs, and
+    PyTorch's own loading happens at import. Tiny, so that what it frees and the C allocator
+    keeps cannot hide the epoch's own allocations."""
+    import numpy
 
-    training = TinynetTraining(spec, x, y)
-    if framework == "pytorch":
-        training = TorchTraining(spec, training.model, x, y)
-    training.run(max_steps=2)
+    from tinynet import optim
+    from tinynet.losses import CrossEntropyLoss
+    from tinynet.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+    from tinynet.train import train_step
+
+    model = Sequential(Conv2d(1, 2, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(),
+                       Linear(2 * 4 * 4, 3))
+    x = numpy.zeros((2, 1, 8, 8), numpy.float32)
+    y = numpy.zeros(2, numpy.int64)
+    for optimizer in (optim.Adam(model.parameters()), optim.SGD(model.parameters(), lr=0.1)):
+        for batch in (2, 1):
+            train_step(model, CrossEntropyLoss(), optimizer, x[:batch], y[:batch])
 
 
 def reset_peak_rss() -> None:
@@ -108,7 +118,8 @@ def main(argv=None) -> None:
 
         torch.set_num_threads(args.threads)
         training = TorchTraining(spec, training.model, x, y)
-    warm_up(spec, args.framework, x[:2 * spec.batch_size], y[:2 * spec.batch_size])
+    if args.framework == "tinynet":          # load its compiled kernels, as importing torch
+        load_kernels()                       # loads PyTorch's
     reset_peak_rss()
     baseline = peak_rss_mib()
     training.run()
