@@ -258,5 +258,5 @@ def test_an_unwritable_cache_folder_costs_compile_time_not_a_crash(tmp_path):
     code = ("import numpy as np\nfrom tinynet import kernels\n"
             "y, mask = kernels.relu(np.array([-1.0, 2.0], np.float32))\n"
             "print(kernels.active(), y.tolist(), mask.tolist())")
-    assert run_python(code, NUMBA_CACHE_DIR=str(blocked / "numba")) == \
+    assert run_python(code, NUMBA_CACHE_DIR=str(blocked / "numba"), TINYNET_KERNELS="auto") == \
         "fast [0.0, 2.0] [False, True]"
