@@ -260,3 +260,11 @@ def test_an_unwritable_cache_folder_costs_compile_time_not_a_crash(tmp_path):
             "print(kernels.active(), y.tolist(), mask.tolist())")
     assert run_python(code, NUMBA_CACHE_DIR=str(blocked / "numba"), TINYNET_KERNELS="auto") == \
         "fast [0.0, 2.0] [False, True]"
+
+
+def test_every_kernel_has_a_fast_version_with_the_reference_arguments():
+    import inspect
+    for name in kernels.NAMES:
+        assert inspect.signature(getattr(fast, name)) == \
+            inspect.signature(getattr(reference, name)), name
+        assert getattr(kernels, name).__doc__ == getattr(reference, name).__doc__, name
