@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy
 
-from tinynet import backend, optim
+from tinynet import backend, kernels, optim
 from tinynet.data import DataLoader
 from tinynet.losses import CrossEntropyLoss
 from tinynet.nn import (BatchNorm1d, Conv2d, Dropout, Flatten, LayerNorm, Linear, MaxPool2d,
@@ -37,11 +37,13 @@ def random_data(spec, samples: int):
 
 
 class TinynetTraining:
-    """A tinynet model, its optimizer and a shuffling loader over ``(x, y)``."""
+    """A tinynet model, its optimizer and a shuffling loader over ``(x, y)``. With
+    ``kernel_choice="reference"`` it trains on the reference kernels (``tinynet.kernels``) and
+    is named "tinynet_reference"; otherwise on the kernels chosen for the process."""
 
-    name = "tinynet"
-
-    def __init__(self, spec, x, y):
+    def __init__(self, spec, x, y, kernel_choice=None):
+        self.kernel_choice = kernel_choice
+        self.name = "tinynet" if kernel_choice is None else f"tinynet_{kernel_choice}"
         backend.seed(SEED)
         self.model = spec.build()
         self.loss_fn = CrossEntropyLoss()
@@ -50,10 +52,15 @@ class TinynetTraining:
         self.loader = DataLoader(x, y, spec.batch_size, shuffle=True, seed=SEED)
 
     def run(self, max_steps=None) -> None:
-        for step, (x, y) in enumerate(self.loader):
-            if step == max_steps:
-                break
-            train_step(self.model, self.loss_fn, self.optimizer, x, y)
+        previous = kernels.choice()
+        kernels.use(self.kernel_choice or previous)
+        try:
+            for step, (x, y) in enumerate(self.loader):
+                if step == max_steps:
+                    break
+                train_step(self.model, self.loss_fn, self.optimizer, x, y)
+        finally:
+            kernels.use(previous)
 
     def synchronize(self) -> None:
         backend.synchronize()

@@ -44,6 +44,39 @@ def peak_rss_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
+def load_kernels() -> None:
+    """Train a tiny network (a few kB) a step with Adam and with SGD, at batch 2 and 1, so that
+    tinynet's compiled kernels are loaded (from Numba's disk cache, where benchmarks.run has
+    just put them) before the epoch: loading a library is not what an epoch needs, and
+    PyTorch's own loading happens at import. Tiny, so that what it frees and the C allocator
+    keeps cannot hide the epoch's own allocations."""
+    import numpy
+
+    from tinynet import optim
+    from tinynet.losses import CrossEntropyLoss
+    from tinynet.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+    from tinynet.train import train_step
+
+    model = Sequential(Conv2d(1, 2, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(),
+                       Linear(2 * 4 * 4, 3))
+    x = numpy.zeros((2, 1, 8, 8), numpy.float32)
+    y = numpy.zeros(2, numpy.int64)
+    for optimizer in (optim.Adam(model.parameters()), optim.SGD(model.parameters(), lr=0.1)):
+        for batch in (2, 1):
+            train_step(model, CrossEntropyLoss(), optimizer, x[:batch], y[:batch])
+
+
+def reset_peak_rss() -> None:
+    """Lower the peak (VmHWM) to the current resident memory, where Linux allows it (writing
+    5 to /proc/self/clear_refs, Linux >= 4.0), so that a warm-up's temporary peak (Numba
+    compiling, if its cache is cold) cannot hide the epoch's own."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        pass
+
+
 def measure(spec_key: str, framework: str, samples: int, threads: int,
             flush_denormal: bool = True) -> dict:
     """Run one epoch of ``spec_key`` in ``framework`` in a fresh process and return its
@@ -70,8 +103,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     set_thread_count(args.threads)                         # before NumPy loads its BLAS
 
-    from tinynet import backend
+    from tinynet import backend, threads
 
+    threads.set_threads(args.threads)                      # and Numba's, as benchmarks.run
     backend.set_flush_denormal(not args.keep_denormals)
     from benchmarks.frameworks import TinynetTraining, TorchTraining, random_data
     from benchmarks.specs import find
@@ -84,6 +118,9 @@ def main(argv=None) -> None:
 
         torch.set_num_threads(args.threads)
         training = TorchTraining(spec, training.model, x, y)
+    if args.framework == "tinynet":          # load its compiled kernels, as importing torch
+        load_kernels()                       # loads PyTorch's
+    reset_peak_rss()
     baseline = peak_rss_mib()
     training.run()
     peak = peak_rss_mib()

@@ -70,7 +70,7 @@ def profile(spec, samples: int) -> dict:
             for index in range(len(layers) - 1, first, -1):
                 grad, elapsed = timed(layers[index].backward, grad)
                 backward[index] += elapsed
-            _, elapsed = timed(layers[first].backward_params, grad)
+            _, elapsed = timed(layers[first].backward, grad, False)   # input_grad=False
             backward[first] += elapsed
             _, elapsed = timed(optimizer.step)
             seconds["optimizer step"] += elapsed
@@ -101,7 +101,9 @@ def report(spec, measured: dict, samples: int) -> str:
 def main(argv=None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     set_thread_count(args.threads)                  # before NumPy loads its BLAS
-    from tinynet import backend
+    from tinynet import backend, threads
+
+    threads.set_threads(args.threads)               # and Numba's, as benchmarks.run
 
     from benchmarks.specs import find
 

@@ -65,6 +65,9 @@ def machine_lines(results: dict) -> list:
         f"backend {m['backend']}  ",
         f"Threads: {s['threads']} ({thread_settings})  ",
         f"Denormals: {denormals(s)}  ",
+        f"Kernels: tinynet = {m.get('kernels', 'reference')} kernels (tinynet.kernels)"
+        + ("; tinynet reference = the reference kernels, timed in the same rotation  "
+           if s.get("reference_kernels") else "  "),
         f"GEMM peak: **{gemm['gflops_best']:.1f} GFLOP/s** (float32 {gemm['n']}x{gemm['n']}, best "
         f"of {gemm['repeats']}; median {gemm['gflops_median']:.1f})",
     ]
@@ -104,18 +107,23 @@ def markdown(results: dict) -> str:
     if results["torch_missing"]:
         lines += [f"PyTorch left out: {results['torch_missing']}.", ""]
     header = ["model", "batch", "optimizer", "unit", "tinynet", "PyTorch", "tinynet / PyTorch",
-              "FLOP floor", "tinynet % of peak", "PyTorch % of peak",
+              "tinynet reference", "reference / PyTorch", "FLOP floor", "tinynet % of peak",
+              "PyTorch % of peak",
               "tinynet epoch RSS (MiB)", "PyTorch epoch RSS (MiB)"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in results["benchmarks"]:
         tinynet, torch = row["tinynet"], row.get("pytorch")
         cells = [row["title"], str(row["batch_size"]), row["optimizer"], row["unit"],
-                 spread(tinynet), spread(torch), number(row["ratio"]), number(row["flop_floor"]),
+                 spread(tinynet), spread(torch), number(row["ratio"]),
+                 spread(row.get("tinynet_reference")), number(row.get("ratio_reference")),
+                 number(row["flop_floor"]),
                  percent(tinynet), percent(torch), memory_mib(tinynet), memory_mib(torch)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [by_hand_line(row) for row in results["benchmarks"] if "numpy_by_hand" in row]
     lines += ["", "Columns:",
-              "- *tinynet / PyTorch*: ratio of the medians; below 1, tinynet is faster.",
+              "- *tinynet / PyTorch*: ratio of the medians; below 1, tinynet is faster. "
+              "*reference*: tinynet on its reference kernels (array code, "
+              "TINYNET_KERNELS=reference).",
               "- *FLOP floor*: the time the model's matrix products would take at the GEMM peak "
               "(forward, weight gradients, input gradients except the first layer's; "
               "benchmarks/flops.py), in the row's unit; *% of peak* is that floor over the median.",

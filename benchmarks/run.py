@@ -55,6 +55,9 @@ def parse_args(argv):
     parser.add_argument("--keep-denormals", action="store_true",
                         help="leave IEEE denormals on (default: flush them to zero in the main "
                              "thread, for both frameworks; see benchmarks/README.md)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="do not also time tinynet on its reference kernels (array code; "
+                             "by default both kernel paths are timed in the same rotation)")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the peak-memory epochs (one fresh process per model and "
                              "framework)")
@@ -81,6 +84,7 @@ def settings_from(args) -> dict:
                 for name, default in defaults.items()}
     settings.update(threads=args.threads, backend=args.backend, quick=args.quick,
                     use_torch=not args.no_torch, memory=not args.no_memory,
+                    reference_kernels=not args.no_reference,
                     flush_denormal=not args.keep_denormals)
     return settings
 
@@ -96,8 +100,10 @@ def main(argv=None) -> None:
     parser, args = parse_args(argv)
     set_thread_count(args.threads)               # before NumPy, its BLAS and PyTorch load
 
-    from tinynet import backend
+    from tinynet import backend, threads
     from benchmarks import report, specs
+
+    threads.set_threads(args.threads)            # BLAS again (at run time) and Numba's kernels
     from benchmarks.suite import run_suite
 
     try:

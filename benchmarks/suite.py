@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict
 
-from tinynet import backend
+from tinynet import backend, kernels
 
 from benchmarks import flops, machine, memory
 from benchmarks.frameworks import TinynetTraining, TorchTraining, random_data
@@ -67,6 +67,8 @@ def benchmark(spec, settings: dict, torch, peak_gflops: float, log=print) -> dic
     if torch is not None:       # built before tinynet trains a step: the same initial weights
         trainings.append(TorchTraining(spec, tinynet_training.model, x, y,
                                        settings["torch_device"]))
+    if settings.get("reference_kernels") and settings["backend"] == "numpy":
+        trainings.append(TinynetTraining(spec, x, y, kernel_choice="reference"))
     if spec.key == "e1_mlp" and settings["backend"] == "numpy":   # the yardstick: NumPy by hand
         trainings.append(HandwrittenMLP(tinynet_training.model, x, y, spec.batch_size,
                                         **spec.optimizer_kwargs))
@@ -90,6 +92,8 @@ def benchmark(spec, settings: dict, torch, peak_gflops: float, log=print) -> dic
         row[name] = summarize(timed, scale, flops_per_run, peak_gflops)
     row["ratio"] = (row["tinynet"]["median"] / row["pytorch"]["median"]
                     if "pytorch" in row else None)
+    row["ratio_reference"] = (row["tinynet_reference"]["median"] / row["pytorch"]["median"]
+                              if "pytorch" in row and "tinynet_reference" in row else None)
     log(f"{spec.key}: " + ", ".join(f"{name} {row[name]['median']:.4g} {spec.unit}"
                                      for name in seconds))
     return row
@@ -116,6 +120,7 @@ def run_suite(specs, settings: dict, log=print) -> dict:
     if torch_missing:
         print(f"PyTorch left out: {torch_missing}", file=sys.stderr)
     described = machine.describe(torch)      # now: its load average must not include ours
+    described["kernels"] = kernels.active()
     ticks_at_start = machine.cpu_ticks()
     gemm = flops.gemm_gflops(settings["gemm_size"], settings["gemm_repeats"])
     log(f"float32 GEMM {gemm['n']}x{gemm['n']}: {gemm['gflops_best']:.1f} GFLOP/s (best)")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests import cupy_shaped
-from tinynet import backend
+from tinynet import backend, kernels
 
 
 def _cupy_unavailable_reason():
@@ -46,6 +46,19 @@ def backend_name(request):
         backend.use(request.param)
     backend.seed(0)
     return request.param
+
+
+@pytest.fixture(params=["fast", "reference"])
+def kernel_path(request):
+    """Run the test once per kernel path (tinynet.kernels): "fast" (Numba; skipped with the
+    reason when Numba is not installed) and "reference" (array code). On a CuPy backend both
+    run the reference, as tinynet does."""
+    if request.param == "fast" and not kernels.numba_available():
+        pytest.skip("fast kernels need Numba: pip install -e '.[fast]'")
+    previous = kernels.choice()
+    kernels.use(request.param)
+    yield request.param
+    kernels.use(previous)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from tinynet.gradcheck import check_loss
 from tinynet.losses import CrossEntropyLoss, L1Loss, MSELoss
 from tinynet.nn.checks import ShapeError
 
+pytestmark = pytest.mark.usefixtures("kernel_path")   # both kernel paths
+
 
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 6), c=st.integers(1, 6), seed=st.integers(0, 2**16))

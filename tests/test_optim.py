@@ -9,6 +9,8 @@ from tinynet import backend
 from tinynet.nn.module import Parameter
 from tinynet.optim import SGD, Adam, AdamW, Optimizer, RMSprop
 
+pytestmark = pytest.mark.usefixtures("kernel_path")   # both kernel paths
+
 OPTIMIZERS = [SGD, RMSprop, Adam, AdamW]
 
 # One configuration per optimizer that exercises every branch of its update.
@@ -141,8 +143,9 @@ SHAPES = [(3, 4), (4,), (2, 1, 3)]
 TOLERANCE = {np.float64: dict(rtol=1e-11, atol=1e-12),
              # torch fuses multiply-adds (one rounding, NumPy two): a few ulps per step, which
              # centered RMSprop's sqrt(s - a^2) amplifies when s and a^2 nearly cancel (seed
-             # 696, alpha 0.3: 4e-6 after 13 steps, while float64 agrees to 1e-11)
-             np.float32: dict(rtol=2e-5, atol=1e-5)}
+             # 696, alpha 0.3: 4e-6 after 13 steps; seed 740, momentum 0.9: 1.2e-5 after 6, the
+             # same before and after the kernels; float64 agrees to 1e-11)
+             np.float32: dict(rtol=2e-5, atol=5e-5)}
 
 probability = st.floats(0.0, 0.99)
 HYPERPARAMETERS = {

@@ -9,7 +9,14 @@ so switching is one call made before the model is built::
 
 Everything that differs between NumPy and CuPy lives here and only here: moving arrays
 between host and device, random numbers, strided windows (im2col), scatter-add, and
-synchronisation for timing. Code that runs on CuPy must stay inside CuPy's API and never convert
+synchronisation for timing. (``set_flush_denormal``, a CPU setting, lives in
+``tinynet.denormals`` and is re-exported here for the callers that know it by this name.)
+
+Device-specific rules elsewhere, each written once: integer labels of a loss are checked on the
+host and turned into a NaN loss on a GPU (``tinynet/losses.py``, ``_check_labels``); the fast
+kernels (``tinynet.kernels``) run only on the NumPy backend, the reference kernels on both.
+
+Code that runs on CuPy must stay inside CuPy's API and never convert
 a device array implicitly (``float(a)``, ``numpy.asarray(a)``): tests/test_cupy_conformance.py
 and the "cupy-shaped" test backend (tests/cupy_shaped.py) check both without a GPU.
 The rest of tinynet never imports NumPy for array math.
@@ -23,12 +30,9 @@ Random numbers come from two seeded generators:
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import platform
-import sys
-
 import numpy
+
+from tinynet.denormals import flush_denormal_enabled, set_flush_denormal  # noqa: F401
 
 DEFAULT_DTYPE = numpy.float32
 
@@ -174,59 +178,7 @@ def synchronize() -> None:
         xp.cuda.Device().synchronize()
 
 
-# --- denormal floats on the CPU -------------------------------------------------------------
-
-_MXCSR_OFFSET = 28                 # where glibc's x86-64 fenv_t keeps the SSE control register
-_FLUSH_TO_ZERO, _DENORMALS_ARE_ZERO = 0x8000, 0x0040       # MXCSR's FTZ and DAZ bits
-_FLUSH_BITS = _FLUSH_TO_ZERO | _DENORMALS_ARE_ZERO
-
-
-def set_flush_denormal(mode: bool) -> bool:
-    """Treat denormal float32/float64 values as zero in this thread's CPU arithmetic (True), or
-    restore IEEE gradual underflow (False); like ``torch.set_flush_denormal``, off by default.
-    Returns True if the setting was applied, False where it is not supported (only x86-64
-    Linux with glibc is); it never affects a GPU. The example scripts turn it on.
-
-    Why it matters: arithmetic on denormals (magnitudes below ~1.2e-38 in float32) is tens of
-    times slower on x86 CPUs. Adam's first moment of a weight whose gradient stays zero (an
-    input of a dead ReLU unit) decays by beta1 each step into that range, and with
-    round-to-nearest it can stick there for ever (0.9 * 4 * 2**-149 rounds back up to
-    4 * 2**-149), so every later step is slow. Flushed, no arithmetic sees or makes a
-    denormal: it reads them as zero and writes zero instead; nothing above 1.2e-38 changes.
-    It sets the SSE control register (MXCSR) of the calling thread, where NumPy's
-    element-wise work runs; BLAS worker threads keep their own.
-    """
-    found = _floating_point_environment()
-    if found is None:
-        return False
-    libm, environment, mxcsr = found
-    mxcsr = mxcsr | _FLUSH_BITS if mode else mxcsr & ~_FLUSH_BITS
-    environment[_MXCSR_OFFSET:_MXCSR_OFFSET + 4] = mxcsr.to_bytes(4, "little")
-    return libm.fesetenv(environment) == 0
-
-
-def flush_denormal_enabled() -> bool:
-    """True when :func:`set_flush_denormal` is on in this thread."""
-    found = _floating_point_environment()
-    return found is not None and found[2] & _FLUSH_BITS == _FLUSH_BITS
-
-
-def _floating_point_environment():
-    """``(libm, fenv_t buffer, MXCSR value)`` of this thread, or None where unsupported."""
-    if not (sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")):
-        return None
-    libm_name = ctypes.util.find_library("m")
-    if libm_name is None:
-        return None
-    libm = ctypes.CDLL(libm_name)
-    environment = ctypes.create_string_buffer(32)       # sizeof(fenv_t) on x86-64 glibc
-    if libm.fegetenv(environment) != 0:
-        return None
-    mxcsr = int.from_bytes(environment.raw[_MXCSR_OFFSET:_MXCSR_OFFSET + 4], "little")
-    return libm, environment, mxcsr
-
-
-# --- im2col / col2im building blocks -------------------------------------------------------
+# --- window building blocks (used by tinynet.kernels.reference) ---------------------------
 
 def sliding_windows(x, kernel_size, stride):
     """A view of all (kh, kw) windows of ``x``: (N, C, H, W) -> (N, C, OH, OW, kh, kw). Read it

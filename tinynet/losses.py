@@ -7,7 +7,7 @@ and ``loss_fn.backward()`` then returns dloss/dprediction, the gradient that sta
 """
 from __future__ import annotations
 
-from tinynet import backend
+from tinynet import backend, kernels
 from tinynet.nn.checks import (NOT_RUN, ShapeError, backward_contract, check_batch, check_float,
                                forward_contract)
 
@@ -49,9 +49,8 @@ class CrossEntropyLoss(Loss):
     which for one-hot or probability targets (rows summing to 1) is ``(p - t) / N``: the famous
     "softmax minus one-hot". Fusing avoids the softmax Jacobian and the log of tiny numbers.
 
-    Labels outside [0, C) are a ValueError on the NumPy backend. On a GPU they are not read
-    back (that would be a transfer and a wait every step) and CuPy wraps bad indices instead of
-    raising, so the loss becomes NaN instead: ``fit`` stops the run as diverged at its next sync.
+    Labels outside [0, C) are a ValueError on the NumPy backend and make the loss NaN on a GPU
+    (see ``_check_labels`` below). The integer-label case runs as ``kernels.softmax_cross_entropy``.
     """
 
     def __init__(self):
@@ -61,35 +60,27 @@ class CrossEntropyLoss(Loss):
     def forward(self, logits, target):
         xp = backend.xp
         _check_logits(self, logits)
-        n, num_classes = logits.shape
-        # log softmax(z) = (z - max z) - log(sum exp(z - max z)): shifting by the max keeps exp()
-        # from overflowing, and the analytic log keeps tiny probabilities from becoming log(0).
+        self.target = target
+        if xp.issubdtype(target.dtype, xp.integer):
+            _check_labels(self, target, *logits.shape)
+            loss, self.probs = kernels.softmax_cross_entropy(logits, target)
+            return _nan_unless_labels_in_range(self, loss, target, logits.shape[1])
+        if target.shape != logits.shape:
+            raise ShapeError(f"{self!r}: probability targets must have the logits' shape "
+                             f"{tuple(logits.shape)}, got {tuple(target.shape)}")
+        # log softmax(z) = (z - max z) - log(sum exp(z - max z)), as in the kernel.
         shifted = logits - logits.max(axis=1, keepdims=True)
         exp = xp.exp(shifted)
         sum_exp = exp.sum(axis=1, keepdims=True)
-        log_sum_exp = xp.log(sum_exp)
-        if xp.issubdtype(target.dtype, xp.integer):
-            _check_labels(self, target, n, num_classes)
-            loss = (log_sum_exp[:, 0] - shifted[xp.arange(n), target]).mean()
-            if not backend.on_host(target):
-                loss = _nan_unless_labels_in_range(loss, target, num_classes)
-        else:
-            if target.shape != logits.shape:
-                raise ShapeError(f"{self!r}: probability targets must have the logits' shape "
-                                 f"{tuple(logits.shape)}, got {tuple(target.shape)}")
-            loss = -(target * (shifted - log_sum_exp)).sum() / n
-        exp /= sum_exp
-        self.probs, self.target = exp, target
-        return loss
+        self.probs = exp / sum_exp
+        return -(target * (shifted - xp.log(sum_exp))).sum() / logits.shape[0]
 
     def backward(self, grad_out=1.0):
         xp = backend.xp
         n = self.probs.shape[0]
         if xp.issubdtype(self.target.dtype, xp.integer):
-            grad = self.probs.copy()
-            grad[xp.arange(n), self.target] -= 1
-        else:
-            grad = self.probs * self.target.sum(axis=1, keepdims=True) - self.target
+            return kernels.softmax_cross_entropy_backward(self.probs, self.target, grad_out / n)
+        grad = self.probs * self.target.sum(axis=1, keepdims=True) - self.target
         grad *= grad_out / n
         return grad
 
@@ -170,6 +161,12 @@ def _check_logits(loss, logits):
     check_float(loss, logits)
 
 
+# --- labels: the one rule that differs between the host and a GPU -----------------------------
+# On the host (NumPy) labels outside [0, C) are a ValueError, checked before the kernel reads
+# them. On a GPU, reading them back to check would be a transfer and a wait every step, and CuPy
+# wraps bad indices instead of raising; so the loss itself becomes NaN when a label is out of
+# range, computed on the device, and ``fit`` stops the run as diverged at its next sync.
+
 def _check_labels(loss, target, n, num_classes):
     if target.shape != (n,):
         raise ShapeError(f"{loss!r}: expected integer labels of shape ({n},) for logits of "
@@ -182,9 +179,11 @@ def _check_labels(loss, target, n, num_classes):
                          f"{num_classes} classes, got values in [{low}, {high}]")
 
 
-def _nan_unless_labels_in_range(loss_value, target, num_classes):
-    """The label check of device arrays, kept on the device: NaN if any label is outside
-    [0, C), so the training loop's periodic divergence check catches it without a sync."""
+def _nan_unless_labels_in_range(loss, loss_value, target, num_classes):
+    """``loss_value``, or on a device NaN if any label is outside [0, C) (kept on the device,
+    so the training loop's periodic divergence check catches it without a sync)."""
+    if backend.on_host(target):
+        return loss_value         # already checked by _check_labels
     in_range = ((target >= 0) & (target < num_classes)).all()
     return backend.xp.where(in_range, loss_value, backend.xp.nan)
 

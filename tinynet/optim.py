@@ -13,21 +13,19 @@ moves every ``param.data`` against its ``param.grad``::
 Defaults, update rules and the order of the floating-point operations follow torch.optim (its
 single-tensor CPU code), so the same gradients give the same parameters up to rounding: about
 1e-13 relative in float64 after hundreds of steps; in float32 a few units in the last place per
-step, because torch's CPU kernels fuse multiply-adds (one rounding instead of two), which NumPy
-cannot do.
+step, because torch's CPU kernels fuse multiply-adds (one rounding instead of two).
 
-How the hot path is written: ``step`` runs for every batch, and at batch size 1 its Python
-overhead is most of the cost. Each parameter therefore gets a handful of ufunc calls that write
-into existing arrays (``out=`` and in-place operators): the parameter itself, its state (momentum
-and moment estimates) and two scratch arrays shaped like it, allocated at its first step and
-reused afterwards. Nothing is allocated per step, ``param.data`` stays the same array object
-(so views of it stay valid), and ``param.grad`` is never written to.
+Each optimizer's ``_update`` creates the parameter's state at its first step and hands
+everything to one kernel (``tinynet.kernels.sgd_update``, ``rmsprop_update``, ``adam_update``),
+whose reference is the update rule of the class docstring in array code; the fast kernel makes
+one pass over the parameter, its gradient and its state. ``param.data`` is updated in place
+(so views of it stay valid) and ``param.grad`` is never written to.
 """
 from __future__ import annotations
 
 import numbers
 
-from tinynet import backend
+from tinynet import backend, kernels
 from tinynet.nn.module import Parameter
 
 
@@ -51,7 +49,6 @@ class Optimizer:
         self._check_params()
         self.defaults = dict(defaults)
         self.state = [{} for _ in self.params]
-        self._scratch = [None] * len(self.params)   # two work arrays per parameter; not state
 
     def _check_params(self) -> None:
         name = type(self).__name__
@@ -76,20 +73,12 @@ class Optimizer:
         (their state, including the step count, does not advance either)."""
         for index, param in enumerate(self.params):
             if param.grad is not None:
-                self._update(param.data, param.grad, self.state[index], self._work(index))
+                self._update(param.data, param.grad, self.state[index])
 
-    def _update(self, param, grad, state: dict, work) -> None:
-        """Move ``param`` (an array, updated in place) using ``grad`` (read only), its ``state``
-        and ``work``, two scratch arrays shaped like ``param``."""
+    def _update(self, param, grad, state: dict) -> None:
+        """Move ``param`` (an array, updated in place) using ``grad`` (read only) and its
+        ``state``."""
         raise NotImplementedError
-
-    def _work(self, index: int):
-        param = self.params[index].data
-        work = self._scratch[index]
-        if work is None or work[0].dtype != param.dtype or work[0].shape != param.shape:
-            xp = backend.xp
-            work = self._scratch[index] = (xp.empty_like(param), xp.empty_like(param))
-        return work
 
     # --- hyperparameters ---------------------------------------------------------------------
 
@@ -186,24 +175,13 @@ class SGD(Optimizer):
                              f"got momentum={momentum!r} and dampening={dampening!r}")
         super().__init__(params, defaults)
 
-    def _update(self, param, grad, state, work):
+    def _update(self, param, grad, state):
         hp = self.defaults
-        momentum = hp["momentum"]
-        decayed, scratch = work
-        if hp["weight_decay"] != 0:
-            grad = _add_scaled(grad, param, hp["weight_decay"], out=decayed)
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()
-            else:
-                buf *= momentum
-                if hp["dampening"] == 0:
-                    buf += grad
-                else:
-                    buf += backend.xp.multiply(grad, 1 - hp["dampening"], out=scratch)
-            grad = _add_scaled(grad, buf, momentum, out=scratch) if hp["nesterov"] else buf
-        param -= backend.xp.multiply(grad, hp["lr"], out=scratch)
+        first_step = hp["momentum"] != 0 and "momentum_buffer" not in state
+        if first_step:
+            state["momentum_buffer"] = backend.xp.empty_like(param)
+        kernels.sgd_update(param, grad, state.get("momentum_buffer"), first_step, hp["lr"],
+                           hp["momentum"], hp["dampening"], hp["weight_decay"], hp["nesterov"])
 
 
 class RMSprop(Optimizer):
@@ -232,40 +210,19 @@ class RMSprop(Optimizer):
                         centered=bool(centered))
         super().__init__(params, defaults)
 
-    def _update(self, param, grad, state, work):
-        xp = backend.xp
+    def _update(self, param, grad, state):
         hp = self.defaults
-        alpha = hp["alpha"]
-        decayed, scratch = work
         if not state:
-            state.update(step=0, square_avg=xp.zeros_like(param))
+            zeros = backend.xp.zeros_like
+            state.update(step=0, square_avg=zeros(param))
             if hp["momentum"] > 0:
-                state["momentum_buffer"] = xp.zeros_like(param)
+                state["momentum_buffer"] = zeros(param)
             if hp["centered"]:
-                state["grad_avg"] = xp.zeros_like(param)
+                state["grad_avg"] = zeros(param)
         state["step"] += 1
-        if hp["weight_decay"] != 0:
-            grad = _add_scaled(grad, param, hp["weight_decay"], out=decayed)
-        square_avg = state["square_avg"]
-        square_avg *= alpha
-        square_avg += _scaled_square(grad, 1 - alpha, out=scratch)
-        if hp["centered"]:
-            grad_avg = state["grad_avg"]
-            _lerp_(grad_avg, grad, 1 - alpha, work=scratch)
-            denom = xp.multiply(grad_avg, grad_avg, out=scratch)
-            xp.sqrt(xp.subtract(square_avg, denom, out=denom), out=denom)
-        else:
-            denom = xp.sqrt(square_avg, out=scratch)
-        denom += hp["eps"]
-        if hp["momentum"] > 0:
-            buf = state["momentum_buffer"]
-            buf *= hp["momentum"]
-            buf += xp.divide(grad, denom, out=denom)
-            param -= xp.multiply(buf, hp["lr"], out=scratch)
-        else:
-            update = xp.multiply(grad, hp["lr"], out=decayed)    # g is not needed any more
-            update /= denom
-            param -= update
+        kernels.rmsprop_update(param, grad, state["square_avg"], state.get("grad_avg"),
+                               state.get("momentum_buffer"), hp["lr"], hp["alpha"], hp["eps"],
+                               hp["weight_decay"], hp["momentum"])
 
 
 class Adam(Optimizer):
@@ -298,38 +255,17 @@ class Adam(Optimizer):
                         amsgrad=bool(amsgrad))
         super().__init__(params, defaults)
 
-    def _update(self, param, grad, state, work):
-        xp = backend.xp
+    def _update(self, param, grad, state):
         hp = self.defaults
-        lr, (beta1, beta2), weight_decay = hp["lr"], hp["betas"], hp["weight_decay"]
-        decayed, scratch = work
         if not state:
-            state.update(step=0, exp_avg=xp.zeros_like(param), exp_avg_sq=xp.zeros_like(param))
+            zeros = backend.xp.zeros_like
+            state.update(step=0, exp_avg=zeros(param), exp_avg_sq=zeros(param))
             if hp["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(param)
+                state["max_exp_avg_sq"] = zeros(param)
         state["step"] += 1
-        step = state["step"]
-        if weight_decay != 0:
-            if self.decoupled_weight_decay:
-                param *= 1 - lr * weight_decay
-            else:
-                grad = _add_scaled(grad, param, weight_decay, out=decayed)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        _lerp_(exp_avg, grad, 1 - beta1, work=scratch)
-        exp_avg_sq *= beta2
-        exp_avg_sq += _scaled_square(grad, 1 - beta2, out=scratch)
-        if hp["amsgrad"]:
-            exp_avg_sq = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq,
-                                    out=state["max_exp_avg_sq"])
-        # torch's  p -= lr / c1 * m / (sqrt(v) / sqrt(c2) + eps)   with c_i = 1 - beta_i^t,
-        # computed as  p -= (lr / c1 * sqrt(c2)) * m / (sqrt(v) + eps * sqrt(c2)):  the same
-        # value with one pass over the arrays fewer (the bias corrections become scalars).
-        root_c2 = (1 - beta2 ** step) ** 0.5
-        denom = xp.sqrt(exp_avg_sq, out=scratch)
-        denom += hp["eps"] * root_c2
-        update = xp.divide(exp_avg, denom, out=decayed)          # g is not needed any more
-        update *= lr / (1 - beta1 ** step) * root_c2
-        param -= update
+        kernels.adam_update(param, grad, state["exp_avg"], state["exp_avg_sq"],
+                            state.get("max_exp_avg_sq"), state["step"], hp["lr"], *hp["betas"],
+                            hp["eps"], hp["weight_decay"], self.decoupled_weight_decay)
 
 
 class AdamW(Adam):
@@ -349,34 +285,6 @@ class AdamW(Adam):
                  amsgrad=False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad)
-
-
-# --- in-place building blocks (each is the torch operation named in its docstring) ----------
-
-def _add_scaled(x, y, scale, out):
-    """``out = x + scale * y`` (torch's ``x.add(y, alpha=scale)``); ``out`` must not be x."""
-    backend.xp.multiply(y, scale, out=out)
-    out += x
-    return out
-
-
-def _scaled_square(g, scale, out):
-    """``out = scale * g * g``, the term torch's ``addcmul_(g, g, value=scale)`` adds."""
-    backend.xp.multiply(g, scale, out=out)
-    out *= g
-    return out
-
-
-def _lerp_(start, end, weight, work):
-    """``start += weight * (end - start)`` in place, with torch.lerp_'s two formulas (the
-    second is the more accurate one when weight is close to 1)."""
-    difference = backend.xp.subtract(end, start, out=work)
-    if weight < 0.5:
-        difference *= weight
-        start += difference
-    else:
-        difference *= 1 - weight
-        backend.xp.subtract(end, difference, out=start)
 
 
 # --- hyperparameter checks (a ValueError naming the optimizer, the setting and its value) ---

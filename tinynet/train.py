@@ -155,7 +155,7 @@ def train_step(model, loss_fn, optimizer, x, y, after_backward=None):
     optimizer.zero_grad()
     output = model.forward(x)
     loss = loss_fn(output, y)
-    model.backward_params(loss_fn.backward())   # dL/dx of the data itself is never needed
+    model.backward(loss_fn.backward(), input_grad=False)   # dL/d(data) is never needed
     if after_backward is not None:
         after_backward()
     optimizer.step()

@@ -35,9 +35,20 @@ def test_a_row_holds_every_column():
     text = markdown(results())
     row = next(line for line in text.splitlines() if line.startswith("| E1 MLP"))
     assert row == ("| E1 MLP | 100 | Adam(lr=0.001) | s/epoch | 0.9 / **1** / 1.2 | "
-                   "1.8 / **2** / 2.4 | 0.5 | 0.489 | 25% | 25% | 12 | failed |")
+                   "1.8 / **2** / 2.4 | 0.5 | - | - | 0.489 | 25% | 25% | 12 | failed |")
     assert "GEMM peak: **196.0 GFLOP/s** (float32 4096x4096, best of 5; median 190.0)" in text
     assert "PyTorch 2.13 (threads: 2)" in text
+
+
+def test_the_reference_kernels_have_columns_of_their_own():
+    data = results()
+    data["settings"]["reference_kernels"] = True
+    data["machine"]["kernels"] = "fast"
+    data["benchmarks"][0].update(tinynet_reference=figures(1.5), ratio_reference=0.75)
+    text = markdown(data)
+    row = next(line for line in text.splitlines() if line.startswith("| E1 MLP"))
+    assert "| 0.5 | 1.35 / **1.5** / 1.8 | 0.75 |" in row
+    assert "Kernels: tinynet = fast kernels" in text
 
 
 def test_failed_memory_measurements_are_listed_under_the_table():
@@ -70,7 +81,7 @@ def test_without_torch_its_columns_are_dashes_and_the_reason_is_given():
     text = markdown(results(torch=False))
     assert "PyTorch left out: disabled by --no-torch." in text
     row = next(line for line in text.splitlines() if line.startswith("| E1 MLP"))
-    assert row.endswith("| 0.9 / **1** / 1.2 | - | - | 0.489 | 25% | - | 12 | - |")
+    assert row.endswith("| 0.9 / **1** / 1.2 | - | - | - | - | 0.489 | 25% | - | 12 | - |")
 
 
 def test_number_formats():

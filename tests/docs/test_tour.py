@@ -75,8 +75,8 @@ def test_an_output_block_must_follow_a_python_block(tmp_path):
 
 def test_a_quote_must_still_be_in_the_file_it_quotes(tmp_path):
     good = ("<!-- quote: tinynet/nn/module.py -->\n```python\n"
-            "    def backward(self, grad_out):\n"
-            "        for layer in reversed(self.layers):\n```\n")
+            "        for layer in reversed(self.layers):\n"
+            "            grad_out = layer.backward(grad_out)\n```\n")
     run_page(write_page(tmp_path, good))
     drifted = good.replace("reversed(self.layers)", "self.layers")
     with pytest.raises(pytest.fail.Exception, match="no longer in it"):

@@ -93,7 +93,7 @@ def test_forward_hooks_are_per_instance_and_do_not_change_outputs():
     assert np.array_equal(Sequential(hooked)(x), hooked.forward(x))
 
 
-# --- backward_params: the backward of a network whose input is data -------------------------
+# --- backward(input_grad=False): the backward of a network whose input is data -----------
 
 def _conv_net():
     return Sequential(Flatten(), Linear(2 * 6 * 6, 72), ReLU(), Unflatten72(),
@@ -116,19 +116,19 @@ class Unflatten72(Module):
      (3, 2, 6, 6)),
     (_conv_net, (3, 2, 6, 6)),
 ])
-def test_backward_params_leaves_the_same_parameter_gradients_as_backward(build, shape, rng):
+def test_backward_without_input_grad_leaves_the_same_parameter_gradients(build, shape, rng):
     x = rng.standard_normal(shape)
     full, params_only = build().astype(np.float64), build().astype(np.float64)
     params_only.load_state_dict(full.state_dict())
     grad = rng.standard_normal(full.forward(x).shape)
     full.backward(grad)
     params_only.forward(x)
-    assert params_only.backward_params(grad) is None
+    assert params_only.backward(grad, input_grad=False) is None
     for (name, a), (_, b) in zip(full.named_parameters(), params_only.named_parameters()):
         np.testing.assert_allclose(b.grad, a.grad, rtol=1e-12, err_msg=name)
 
 
-def test_backward_params_skips_the_layers_before_the_first_parameter(rng):
+def test_backward_without_input_grad_skips_the_layers_before_the_first_parameter(rng):
     class Untouchable(Module):
         def forward(self, x):
             return x
@@ -138,7 +138,7 @@ def test_backward_params_skips_the_layers_before_the_first_parameter(rng):
 
     model = Sequential(Untouchable(), Flatten(), Linear(6, 2)).astype(np.float64)
     model.forward(rng.standard_normal((4, 2, 3)))
-    model.backward_params(np.ones((4, 2)))
+    assert model.backward(np.ones((4, 2)), input_grad=False) is None
     assert model[2].weight.grad.shape == (2, 6)
-    Sequential(Untouchable(), ReLU()).backward_params(np.ones((4, 2)))   # no parameters at all
+    Sequential(Untouchable(), ReLU()).backward(np.ones((4, 2)), input_grad=False)  # no parameters
 

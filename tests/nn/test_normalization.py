@@ -368,9 +368,10 @@ def test_wrong_input_type_names_the_layer(layer, x):
         layer.forward(x)
 
 
-@pytest.mark.parametrize("layer, shape", [
-    (BatchNorm1d(3), (1, 3)), (BatchNorm1d(3), (1, 3, 1)), (BatchNorm2d(3), (1, 3, 1, 1))])
-def test_one_value_per_channel_in_training_is_an_error_but_fine_in_eval(layer, shape):
+@pytest.mark.parametrize("make, shape", [
+    (BatchNorm1d, (1, 3)), (BatchNorm1d, (1, 3, 1)), (BatchNorm2d, (1, 3, 1, 1))])
+def test_one_value_per_channel_in_training_is_an_error_but_fine_in_eval(make, shape):
+    layer = make(3)        # a fresh layer per run: the test puts it in eval mode
     x = np.ones(shape, dtype=np.float32)
     with pytest.raises(ValueError, match=type(layer).__name__ + r".*more than 1 value per "
                                          r"channel when training"):

@@ -5,7 +5,7 @@ their own output (their derivatives are cheapest written in terms of the output)
 """
 from __future__ import annotations
 
-from tinynet import backend
+from tinynet import backend, kernels
 from tinynet.nn.checks import check_batch, check_float
 from tinynet.nn.module import Module
 from tinynet.nn.checks import axis_index, check_axis
@@ -23,11 +23,11 @@ class ReLU(Module):
 
     def forward(self, x):
         check_float(self, x)
-        self.mask = x > 0
-        return backend.xp.maximum(x, 0)       # NaN stays NaN, as in PyTorch
+        y, self.mask = kernels.relu(x)        # max(x, 0) (NaN stays NaN, as in PyTorch), x > 0
+        return y
 
     def backward(self, grad_out):
-        return grad_out * self.mask
+        return kernels.relu_backward(grad_out, self.mask)       # g * mask
 
 
 class Sigmoid(Module):

@@ -1,23 +1,23 @@
-"""Conv2d by im2col, plus the window helpers the pooling layers share.
+"""Conv2d by im2col, plus the hyperparameter helpers the pooling layers share.
 
 im2col turns a convolution into one matrix product. Every (kh, kw) window of the padded input is
 a column of ``cols``; the weight, flattened to a (C_out, C_in*kh*kw) matrix, multiplies all of
 them at once:
 
-    cols   (C_in*kh*kw, N*OH*OW)    one column per output pixel (a copy of the window view)
+    cols   (C_in*kh*kw, N*OH*OW)    one column per output pixel: kernels.im2col(x, ...)
     W_mat  (C_out, C_in*kh*kw)      weight.reshape(C_out, -1), no copy
     Y_mat = W_mat @ cols  (C_out, N*OH*OW)  -> reshape and move C_out after N: (N, C_out, OH, OW)
 
 The rows of ``cols`` are ordered (c, i, j) like the weight's axes, so ``W_mat`` is a free
-reshape. Its columns are ordered (n, oh, ow), so the gradient's col2im adds contiguous
-(OH, OW) blocks. col2im is the adjoint of im2col: windows overlap when stride < kernel, so
-each input pixel receives the sum of the gradients of every window it was part of.
+reshape. col2im (``kernels.col2im``) is the adjoint of im2col: windows overlap when
+stride < kernel, so each input pixel receives the sum of the gradients of every window it
+was part of. Both live in ``tinynet.kernels`` (the reference in array code, a fast one compiled).
 """
 from __future__ import annotations
 
 import numbers
 
-from tinynet import backend
+from tinynet import backend, kernels
 from tinynet.nn.checks import ShapeError, check_input
 from tinynet.nn.init import uniform_fan_in
 from tinynet.nn.module import Module, Parameter
@@ -42,18 +42,6 @@ def as_pair(value, what: str, layer: str, minimum: int) -> tuple:
     return int(pair[0]), int(pair[1])
 
 
-def pad2d(x, padding, value=0.0):
-    """(N, C, H, W) -> (N, C, H + 2*ph, W + 2*pw), the border filled with ``value``.
-    Returns ``x`` itself when there is no padding (no copy)."""
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
-    n, c, h, w = x.shape
-    padded = backend.xp.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
-    padded[:, :, ph:ph + h, pw:pw + w] = x
-    return padded
-
-
 def output_size(layer, x_shape, kernel_size, stride, padding) -> tuple:
     """``(OH, OW)`` with ``OH = (H + 2*ph - kh) // sh + 1`` (PyTorch's floor mode). Raises
     ShapeError, naming the layer and the sizes, when the kernel does not fit the padded input."""
@@ -66,29 +54,6 @@ def output_size(layer, x_shape, kernel_size, stride, padding) -> tuple:
     out_h = (padded_h - kernel_size[0]) // stride[0] + 1
     out_w = (padded_w - kernel_size[1]) // stride[1] + 1
     return out_h, out_w
-
-
-def col2im(window_grads, padded_shape, stride):
-    """The adjoint of ``backend.sliding_windows``: sum window gradients back into the image.
-
-    ``window_grads`` (N, C, OH, OW, kh, kw) holds dL/d(window entry); the result (N, C, Hp, Wp)
-    holds, at each pixel, the sum over all windows that contain it. One vectorised add per
-    kernel offset (i, j): the (i, j) entries of all windows form a strided slice of the image.
-    """
-    kh, kw = window_grads.shape[-2:]
-    out_h, out_w = window_grads.shape[2:4]
-    sh, sw = stride
-    grad = backend.xp.zeros(padded_shape, dtype=window_grads.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            grad[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += window_grads[..., i, j]
-    return grad
-
-
-def unpad2d(x, padding):
-    """Strip the border added by :func:`pad2d` (a view)."""
-    ph, pw = padding
-    return x[:, :, ph:x.shape[2] - ph, pw:x.shape[3] - pw]
 
 
 # --- the layer ---------------------------------------------------------------------------
@@ -122,7 +87,7 @@ class Conv2d(Module):
             uniform_fan_in((self.out_channels, self.in_channels, kh, kw), fan_in, dtype))
         self.bias = Parameter(uniform_fan_in((self.out_channels,), fan_in, dtype)) if bias else None
         self.cols = None          # im2col matrix of the last input, for dL/dW
-        self.padded_shape = None  # shape of the padded input, for col2im
+        self.x_shape = None       # shape of the last input, for col2im
 
     def extra_repr(self):
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -134,40 +99,21 @@ class Conv2d(Module):
     def forward(self, x):
         check_input(self, x, ("N", self.in_channels, "H", "W"), self.weight.data.dtype)
         out_h, out_w = output_size(self, x.shape, self.kernel_size, self.stride, self.padding)
-        padded = pad2d(x, self.padding)
-        self.padded_shape = padded.shape
-        self.cols = self._im2col(padded)
+        self.x_shape = x.shape
+        self.cols = kernels.im2col(x, self.kernel_size, self.stride, self.padding)
         y_mat = self.weight.data.reshape(self.out_channels, -1) @ self.cols
         if self.bias is not None:
             y_mat += self.bias.data[:, None]
         y = y_mat.reshape(self.out_channels, x.shape[0], out_h, out_w).transpose(1, 0, 2, 3)
         return backend.xp.ascontiguousarray(y)
 
-    def _im2col(self, padded):
-        """(N, C, Hp, Wp) -> cols (C*kh*kw, N*OH*OW): rows (c, i, j), columns (n, oh, ow)."""
-        windows = backend.sliding_windows(padded, self.kernel_size, self.stride)
-        c, kh, kw = self.in_channels, *self.kernel_size
-        return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, -1)   # the one copy
-
-    def backward(self, grad_out):
-        grad_mat = self._grad_mat(grad_out)
-        self._accumulate_param_grads(grad_mat)              # dL/dW and dL/db
-        n, _, out_h, out_w = grad_out.shape
-        w_mat = self.weight.data.reshape(self.out_channels, -1)
-        grad_cols = w_mat.T @ grad_mat                       # (C*kh*kw, N*OH*OW)
-        c, kh, kw = self.in_channels, *self.kernel_size
-        window_grads = grad_cols.reshape(c, kh, kw, n, out_h, out_w).transpose(3, 0, 4, 5, 1, 2)
-        grad_padded = col2im(window_grads, self.padded_shape, self.stride)
-        return unpad2d(grad_padded, self.padding)
-
-    def backward_params(self, grad_out):
-        self._accumulate_param_grads(self._grad_mat(grad_out))
-
-    def _grad_mat(self, grad_out):
-        """dL/dy (N, C_out, OH, OW) laid out like Y_mat: (C_out, N*OH*OW)."""
-        return grad_out.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)
-
-    def _accumulate_param_grads(self, grad_mat):
+    def backward(self, grad_out, input_grad=True):
+        grad_mat = grad_out.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)  # like Y_mat
         self.weight.accumulate_grad((grad_mat @ self.cols.T).reshape(self.weight.data.shape))
         if self.bias is not None:
             self.bias.accumulate_grad(grad_mat.sum(axis=1))
+        if not input_grad:
+            return None
+        grad_cols = self.weight.data.reshape(self.out_channels, -1).T @ grad_mat
+        return kernels.col2im(grad_cols, self.x_shape, self.kernel_size, self.stride,
+                              self.padding)

@@ -1,7 +1,7 @@
 """Linear (fully connected) layer and Flatten."""
 from __future__ import annotations
 
-from tinynet import backend
+from tinynet import backend, kernels
 from tinynet.nn.checks import ShapeError, check_batch, check_float
 from tinynet.nn.init import uniform_fan_in
 from tinynet.nn.module import Module, Parameter
@@ -46,19 +46,13 @@ class Linear(Module):
             y += self.bias.data
         return y
 
-    def backward(self, grad_out):
-        self.backward_params(grad_out)                 # dL/dW and dL/db
-        return grad_out @ self.weight.data             # dL/dx
-
-    def backward_params(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
+        g2d = grad_out.reshape(-1, self.out_features)            # leading axes as one batch
         x2d = self.x.reshape(-1, self.in_features)
-        g2d = grad_out.reshape(-1, self.out_features)
-        if len(g2d) == 1:          # one sample: an outer product, ~4x faster by broadcasting
-            self.weight.accumulate_grad(g2d.T * x2d)    # than as a GEMM with K = 1
-        else:
-            self.weight.accumulate_grad(g2d.T @ x2d)
+        self.weight.accumulate_grad(kernels.linear_weight_grad(g2d, x2d))      # g.T @ x
         if self.bias is not None:
             self.bias.accumulate_grad(g2d.sum(axis=0))
+        return grad_out @ self.weight.data if input_grad else None
 
 
 class Flatten(Module):

@@ -87,15 +87,15 @@ class Module:
     def forward(self, x):
         raise NotImplementedError
 
-    def backward(self, grad_out):
-        raise NotImplementedError
+    def backward(self, grad_out, input_grad=True):
+        """Accumulate dL/dparam into every parameter's ``grad`` and return dL/dx.
 
-    def backward_params(self, grad_out) -> None:
-        """The backward when dL/dx is not wanted, because x is the data, not the output of a
-        layer: only the parameters' gradients are accumulated and nothing is returned (PyTorch
-        skips the same work when the input does not require grad). Layers whose dL/dx costs a
-        matrix product (Linear, Conv2d) override this to skip it; the default discards it."""
-        self.backward(grad_out)
+        ``input_grad=False`` says dL/dx is not wanted, because x is the data, not the output of
+        a layer: then only the parameters' gradients are accumulated and None is returned
+        (PyTorch skips the same work when the input does not require grad; for Linear and
+        Conv2d it is a matrix product). Layers with parameters accept the argument; the others
+        take ``backward(grad_out)`` alone, since nobody needs their backward without dL/dx."""
+        raise NotImplementedError
 
     def __call__(self, x):
         """``forward(x)``, then every hook added by :meth:`register_forward_hook`."""
@@ -349,21 +349,20 @@ class Sequential(Module):
             x = layer(x)            # through __call__, so forward hooks see every layer
         return x
 
-    def backward(self, grad_out):
-        for layer in reversed(self.layers):
-            grad_out = layer.backward(grad_out)
-        return grad_out
-
-    def backward_params(self, grad_out) -> None:
-        """Backward down to the first layer that has parameters, which gets
-        ``backward_params``; layers before it have nothing to learn and are skipped."""
+    def backward(self, grad_out, input_grad=True):
+        """The chain rule, last layer first. With ``input_grad=False`` it stops at the first
+        layer that has parameters, which is told so; layers before it have nothing to learn."""
+        if input_grad:
+            for layer in reversed(self.layers):
+                grad_out = layer.backward(grad_out)
+            return grad_out
         first = next((index for index, layer in enumerate(self.layers)
                       if any(layer.named_parameters())), None)      # stops at the first one
         if first is None:
-            return
+            return None
         for layer in reversed(self.layers[first + 1:]):
             grad_out = layer.backward(grad_out)
-        self.layers[first].backward_params(grad_out)
+        return self.layers[first].backward(grad_out, input_grad=False)
 
     def __getitem__(self, index):
         return self.layers[index]

@@ -139,8 +139,9 @@ class _BatchNorm(Module):
         return (self.xhat * self._per_channel(self.weight.data, x.ndim)
                 + self._per_channel(self.bias.data, x.ndim))
 
-    def backward(self, grad_out):
-        """grad_out (N, C, *spatial) -> dL/dx of the same shape; accumulates weight/bias grads."""
+    def backward(self, grad_out, input_grad=True):
+        """grad_out (N, C, *spatial) -> dL/dx of the same shape (None unless ``input_grad``);
+        accumulates weight/bias grads."""
         axes = _channel_reduction_axes(grad_out.ndim)
         if self.affine:
             self.weight.accumulate_grad((grad_out * self.xhat).sum(axis=axes))
@@ -148,6 +149,8 @@ class _BatchNorm(Module):
             grad_xhat = grad_out * self._per_channel(self.weight.data, grad_out.ndim)
         else:
             grad_xhat = grad_out
+        if not input_grad:
+            return None
         if self.used_batch_stats:
             return standardize_backward(grad_xhat, self.xhat, self.inv_std, axes)
         return grad_xhat * self.inv_std
@@ -272,8 +275,9 @@ class LayerNorm(Module):
             y += self.bias.data
         return y
 
-    def backward(self, grad_out):
-        """grad_out (*, *normalized_shape) -> dL/dx of the same shape; accumulates param grads."""
+    def backward(self, grad_out, input_grad=True):
+        """grad_out (*, *normalized_shape) -> dL/dx of the same shape (None unless
+        ``input_grad``); accumulates param grads."""
         if self.weight is not None:
             per_sample = (-1,) + self.normalized_shape     # leading axes flattened into one
             self.weight.accumulate_grad((grad_out * self.xhat).reshape(per_sample).sum(axis=0))
@@ -282,6 +286,8 @@ class LayerNorm(Module):
             grad_xhat = grad_out * self.weight.data
         else:
             grad_xhat = grad_out
+        if not input_grad:
+            return None
         return standardize_backward(grad_xhat, self.xhat, self.inv_std, self._normalized_axes())
 
     def _normalized_axes(self):
