@@ -1,6 +1,6 @@
 """The layering of the package, checked on its source (every import, also inside functions):
 
-    backend, threads  <-  nn, losses, optim, kernels, gradcheck, checkpoint
+    backend, threads, denormals  <-  nn, losses, optim, kernels, gradcheck, checkpoint
                       <-  train, data, models, monitor, testing
                       <-  runner, runlog, parallel, report, plots  <-  examples
 
@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinynet"
 LAYERS = [
-    {"__init__", "backend", "threads", "cpu"},
+    {"__init__", "backend", "threads", "denormals"},
     {"nn", "losses", "optim", "kernels", "gradcheck", "checkpoint"},
     {"train", "data", "models", "monitor", "testing", "exercises"},
     {"runner", "runlog", "parallel", "report", "plots"},

@@ -328,3 +328,11 @@ def test_failed_runs_are_listed_in_the_report_header_not_in_its_tables(tmp_path)
     assert list(context.failed.values())[0].status == "failed"
     assert all(run.status != "failed" for run in context.runs())
     assert "**Failed runs**" in context.path.read_text()
+
+
+def test_parallel_sweeps_start_the_longest_runs_first():
+    from tinynet.runner import estimated_steps
+    assert estimated_steps({"epochs": 10, "batch_size": 1}) > estimated_steps(
+        {"epochs": 10, "batch_size": 64}) > estimated_steps({"epochs": 1, "batch_size": 64})
+    assert estimated_steps({"max_epochs": 150, "epochs": 10, "batch_size": 64}) == 150 / 64
+    assert estimated_steps({"model": "x"}) == 1.0

@@ -589,6 +589,8 @@ class Sweep:
                     self.options.data_dir, self.options.backend, self.threads,
                     str(self._checkpoint(key)), progress=not self.options.quiet, code=code)
                 for key in todo]
+        if self.jobs > 1 or self.options.cluster:      # the longest first: the last run to
+            jobs.sort(key=lambda job: -estimated_steps(job.config))   # end is then a short one
         bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=self.options.quiet or None,
                    dynamic_ncols=True)
         try:
@@ -611,6 +613,15 @@ class Sweep:
 
     def _checkpoint(self, key: str) -> Path:
         return self.out / "checkpoints" / f"{key}.npz"
+
+
+def estimated_steps(config: dict) -> float:
+    """How long a run is, roughly, for starting the longest first on several workers: its
+    epochs (``max_epochs`` where a run may stop early) over its batch size."""
+    epochs = config.get("max_epochs", config.get("epochs", 1))
+    batch_size = config.get("batch_size", 1)
+    numbers = all(isinstance(v, (int, float)) for v in (epochs, batch_size))
+    return epochs / batch_size if numbers and batch_size else 0.0
 
 
 def _script_of(experiment: Experiment) -> str:

@@ -140,5 +140,7 @@ def test_backward_without_input_grad_skips_the_layers_before_the_first_parameter
     model.forward(rng.standard_normal((4, 2, 3)))
     assert model.backward(np.ones((4, 2)), input_grad=False) is None
     assert model[2].weight.grad.shape == (2, 6)
-    Sequential(Untouchable(), ReLU()).backward(np.ones((4, 2)), input_grad=False)  # no parameters
+    no_parameters = Sequential(Untouchable(), ReLU())
+    no_parameters.forward(np.ones((4, 2)))
+    assert no_parameters.backward(np.ones((4, 2)), input_grad=False) is None
 

@@ -29,6 +29,8 @@ import functools
 import importlib.util
 import os
 
+import numpy
+
 from tinynet import backend
 from tinynet.kernels import reference
 
@@ -79,16 +81,21 @@ def _fast_module():
 
 
 def _kernel(reference_function):
-    """The public kernel of this name: the fast version when :func:`active` says so, else the
-    reference. The choice is made at every call, so ``use`` takes effect at once."""
+    """The public kernel of this name: the fast version when :func:`active` says so and the
+    arrays are float32 or float64 (what the loops are compiled for; float16 runs the
+    reference), else the reference. The choice is made at every call, so ``use`` takes effect
+    at once."""
     name = reference_function.__name__
 
     @functools.wraps(reference_function)
     def kernel(*args):
-        if active() == "fast":
+        if active() == "fast" and getattr(args[0], "dtype", None) in FAST_DTYPES:
             return getattr(_fast_module(), name)(*args)
         return reference_function(*args)
     return kernel
+
+
+FAST_DTYPES = (numpy.dtype("float32"), numpy.dtype("float64"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -16,6 +16,8 @@ simply stores its gradient without an extra zero-fill and add.
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 import os
 import tempfile
 import zipfile
@@ -362,10 +364,20 @@ class Sequential(Module):
             return None
         for layer in reversed(self.layers[first + 1:]):
             grad_out = layer.backward(grad_out)
-        return self.layers[first].backward(grad_out, input_grad=False)
+        if _takes_input_grad(type(self.layers[first])):
+            return self.layers[first].backward(grad_out, input_grad=False)
+        self.layers[first].backward(grad_out)    # a layer written with backward(grad_out) alone
+        return None
 
     def __getitem__(self, index):
         return self.layers[index]
 
     def __len__(self):
         return len(self.layers)
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_input_grad(layer_class) -> bool:
+    """Whether a layer's ``backward`` has the ``input_grad`` argument (a layer of one's own
+    may define ``backward(grad_out)`` alone; it then still works as a network's first layer)."""
+    return "input_grad" in inspect.signature(layer_class.backward).parameters
