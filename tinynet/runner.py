@@ -589,8 +589,8 @@ class Sweep:
                     self.options.data_dir, self.options.backend, self.threads,
                     str(self._checkpoint(key)), progress=not self.options.quiet, code=code)
                 for key in todo]
-        if self.jobs > 1 or self.options.cluster:      # the longest first: the last run to
-            jobs.sort(key=lambda job: -estimated_steps(job.config))   # end is then a short one
+        if self.jobs > 1 or self.options.cluster:      # the longest first: the last to end is
+            jobs = sorted(jobs, key=lambda job: -estimated_steps(job.config))   # a short one
         bar = tqdm(total=len(jobs), desc="runs", unit="run", disable=self.options.quiet or None,
                    dynamic_ncols=True)
         try:

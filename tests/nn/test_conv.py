@@ -10,20 +10,20 @@ from tinynet.gradcheck import check_module
 from tinynet.nn.checks import ShapeError
 from tinynet.kernels import reference
 from tinynet.nn.conv import Conv2d
+from tinynet.testing import conv_geometries
 
 
 @st.composite
 def conv_configs(draw, max_size=4):
-    """Conv2d hyperparameters (possibly non-square, stride > kernel, padding > kernel) and an
-    input size the kernel fits into after padding."""
-    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    h, w = (max(1, k - 2 * p) + draw(st.integers(0, max_size))
-            for k, p in zip(kernel, padding))
+    """Conv2d hyperparameters from tinynet.testing's ``conv_geometries`` (possibly non-square,
+    stride > kernel, padding > kernel, an input size the kernel fits into after padding), with
+    channels, a bias flag and a seed."""
+    geometry = draw(conv_geometries(max_extra=max_size))
+    h, w = geometry.input_size
     return dict(n=draw(st.integers(1, 3)), c_in=draw(st.integers(1, 2)),
-                c_out=draw(st.integers(1, 3)), h=h, w=w, kernel=kernel, stride=stride,
-                padding=padding, bias=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+                c_out=draw(st.integers(1, 3)), h=h, w=w, kernel=geometry.kernel_size,
+                stride=geometry.stride, padding=geometry.padding, bias=draw(st.booleans()),
+                seed=draw(st.integers(0, 2**16)))
 
 
 def make_conv(cfg):

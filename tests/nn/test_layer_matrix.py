@@ -4,7 +4,7 @@ A ``LayerCase`` says how to build the layer from sizes drawn by hypothesis, how 
 away from kinks and ties (where a gradient is not defined and PyTorch and tinynet may pick
 different subgradients), and how to build the same layer in PyTorch. Each case then runs:
 
-- a float64 gradient check (tinynet.gradcheck), on NumPy;
+- a float64 gradient check with the rules of a backward (tinynet.testing), on NumPy;
 - against PyTorch, same weights, same input and upstream gradient: the output, dL/dx and every
   dL/dparam, in float32 and float64, on every backend of the ``backend_name`` fixture;
 
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinynet import backend
-from tinynet.gradcheck import check_module
+from tinynet.testing import assert_backward_correct, spread_arrays
 from tinynet.nn import (AvgPool2d, BatchNorm2d, Conv2d, LayerNorm, Linear, MaxPool2d, ReLU,
                         Sigmoid, Tanh)
 
@@ -33,14 +33,6 @@ class LayerCase:
     build: Callable                     # sizes -> tinynet layer (float32)
     input_shape: Callable               # sizes -> shape of x
     torch_build: Callable               # (torch.nn, sizes) -> the PyTorch layer
-    away_from_kinks: Callable = None    # (rng, shape) -> x; default standard normal
-
-
-def distinct(rng, shape):
-    """Values all different and at least 0.1 apart: no ties for a max, none near 0 for ReLU."""
-    size = int(np.prod(shape))
-    values = (np.arange(size) - size // 2) * 0.1 + 0.05
-    return rng.permutation(values).reshape(shape)
 
 
 image = dict(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(4, 8), w=st.integers(4, 8))
@@ -62,13 +54,13 @@ CASES = [
     LayerCase("MaxPool2d", pool,
               lambda d: MaxPool2d(d["k"], stride=d["s"], padding=d["p"]),
               lambda d: (d["n"], d["c"], d["h"], d["w"]),
-              lambda nn, d: nn.MaxPool2d(d["k"], stride=d["s"], padding=d["p"]), distinct),
+              lambda nn, d: nn.MaxPool2d(d["k"], stride=d["s"], padding=d["p"])),
     LayerCase("AvgPool2d", pool,
               lambda d: AvgPool2d(d["k"], stride=d["s"], padding=d["p"]),
               lambda d: (d["n"], d["c"], d["h"], d["w"]),
               lambda nn, d: nn.AvgPool2d(d["k"], stride=d["s"], padding=d["p"])),
     LayerCase("ReLU", st.fixed_dictionaries(dict(n=st.integers(1, 4), f=st.integers(1, 9))),
-              lambda d: ReLU(), lambda d: (d["n"], d["f"]), lambda nn, d: nn.ReLU(), distinct),
+              lambda d: ReLU(), lambda d: (d["n"], d["f"]), lambda nn, d: nn.ReLU()),
     LayerCase("Sigmoid", st.fixed_dictionaries(dict(n=st.integers(1, 4), f=st.integers(1, 9))),
               lambda d: Sigmoid(), lambda d: (d["n"], d["f"]), lambda nn, d: nn.Sigmoid()),
     LayerCase("Tanh", st.fixed_dictionaries(dict(n=st.integers(1, 4), f=st.integers(1, 9))),
@@ -83,11 +75,10 @@ CASES = [
 IDS = [case.name for case in CASES]
 
 
-def draw_input(case, sizes, seed):
-    rng = np.random.default_rng(seed)
-    shape = case.input_shape(sizes)
-    make = case.away_from_kinks or (lambda rng, shape: rng.standard_normal(shape))
-    return make(rng, shape), rng.standard_normal
+def draw_input(case, sizes, data):
+    """An input away from kinks and ties (tinynet.testing's ``spread_arrays``: distinct values,
+    none near 0), where every layer's gradient is defined and PyTorch picks the same one."""
+    return data.draw(spread_arrays(case.input_shape(sizes)), label="x")
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -95,9 +86,7 @@ def draw_input(case, sizes, seed):
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_gradient_check_float64(case, data, seed):
     sizes = data.draw(case.sizes, label="sizes")
-    x, _ = draw_input(case, sizes, seed)
-    report = check_module(case.build(sizes), x, seed=seed)
-    assert report.passed(1e-6), f"{case.name} {sizes}: {report}"
+    assert_backward_correct(case.build(sizes), draw_input(case, sizes, data), seed=seed)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -108,8 +97,8 @@ def test_gradient_check_float64(case, data, seed):
 def test_matches_pytorch(case, dtype, data, seed, backend_name):
     torch = pytest.importorskip("torch")
     sizes = data.draw(case.sizes, label="sizes")
-    x, normal = draw_input(case, sizes, seed)
-    x = x.astype(dtype)
+    x = draw_input(case, sizes, data).astype(dtype)
+    normal = np.random.default_rng(seed).standard_normal
     layer = case.build(sizes).astype(dtype)
     theirs = case.torch_build(torch.nn, sizes).to(getattr(torch, np.dtype(dtype).name))
     theirs.load_state_dict({key: torch.from_numpy(np.array(backend.to_numpy(value)))

@@ -7,28 +7,22 @@ from tinynet import backend
 from tinynet.gradcheck import check_module
 from tinynet.nn.checks import ShapeError
 from tinynet.nn.pooling import AvgPool2d, MaxPool2d
+from tinynet.testing import conv_geometries, spread_arrays
 
 
 @st.composite
 def pool_configs(draw, max_size=4):
-    """Pooling hyperparameters PyTorch accepts (padding <= kernel // 2; stride None, smaller
-    than, equal to or larger than the kernel; possibly non-square) and an input size the
-    kernel fits into after padding."""
-    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, 4), st.integers(1, 4))))
-    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
-    h, w = (max(1, k - 2 * p) + draw(st.integers(0, max_size))
-            for k, p in zip(kernel, padding))
-    return dict(n=draw(st.integers(1, 3)), c=draw(st.integers(1, 2)), h=h, w=w,
-                kernel=kernel, stride=stride, padding=padding, seed=draw(st.integers(0, 2**16)))
-
-
-def tie_free_input(cfg):
-    """Distinct values at least 0.01 apart (far more than the finite-difference step), so
-    the argmax of every window is unique and stays put under the perturbation."""
-    shape = (cfg["n"], cfg["c"], cfg["h"], cfg["w"])
-    rng = np.random.default_rng(cfg["seed"])
-    return (rng.permutation(int(np.prod(shape))).reshape(shape) - 20.0) * 0.01
+    """Pooling hyperparameters PyTorch accepts, from tinynet.testing's ``conv_geometries``
+    (padding <= kernel // 2; stride smaller than, equal to or larger than the kernel, or None;
+    possibly non-square), a batch, and a tie-free input ``x`` (``spread_arrays``: the argmax of
+    every window is unique and stays put under the finite-difference step)."""
+    geometry = draw(conv_geometries(max_stride=4, max_extra=max_size, pooling=True))
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    h, w = geometry.input_size
+    return dict(n=n, c=c, h=h, w=w, kernel=geometry.kernel_size,
+                stride=draw(st.one_of(st.none(), st.just(geometry.stride))),
+                padding=geometry.padding, seed=draw(st.integers(0, 2**16)),
+                x=draw(spread_arrays((n, c, h, w))))
 
 
 def torch_reference(layer, x, grad_out):
@@ -58,7 +52,7 @@ def assert_matches_pytorch(layer, x, seed, rtol=1e-12):
 @given(cfg=pool_configs())
 def test_maxpool_gradients(cfg):
     layer = MaxPool2d(cfg["kernel"], cfg["stride"], cfg["padding"])
-    report = check_module(layer, tie_free_input(cfg), seed=cfg["seed"])
+    report = check_module(layer, cfg["x"], seed=cfg["seed"])
     assert report.passed(1e-6), str(report)
 
 
@@ -75,7 +69,7 @@ def test_avgpool_gradients(cfg):
 @given(cfg=pool_configs(max_size=7), pool=st.sampled_from([MaxPool2d, AvgPool2d]))
 def test_pools_match_pytorch(cfg, pool):
     layer = pool(cfg["kernel"], cfg["stride"], cfg["padding"])
-    assert_matches_pytorch(layer, tie_free_input(cfg), cfg["seed"])
+    assert_matches_pytorch(layer, cfg["x"], cfg["seed"])
 
 
 @settings(max_examples=25, deadline=None)
