@@ -248,7 +248,7 @@ def test_every_bad_command_line_gets_a_one_line_error(argv, message, capsys, tmp
         mlp_sweep.experiment.main(argv + ["--out", str(tmp_path / "out")])
     assert info.value.code == 2                          # a usage error, no traceback
     err = capsys.readouterr().err
-    assert message in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
 
 
 def test_batch_size_larger_than_the_dataset_gives_one_short_batch():

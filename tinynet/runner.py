@@ -307,7 +307,7 @@ def _short(value) -> str:
 def command_line_parser(experiment: Experiment) -> argparse.ArgumentParser:
     """The same flags for every experiment (generated here, once)."""
     cores = threads.usable_cores()
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog=f"{experiment.name}.py", description=experiment.doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"Groups: {experiment.plan.group_names()}. The experiment's specification: "
@@ -349,6 +349,13 @@ def command_line_parser(experiment: Experiment) -> argparse.ArgumentParser:
              "worker processes on this machine (needs pip install -e \".[cluster]\")")
     add("--quiet", action="store_true", help="no progress bars")
     return parser
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """A flag error is one line, like every other expected error (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the flags)\n")
 
 
 def _positive_int(text: str) -> int:
