@@ -143,16 +143,22 @@ def _optimizer_state(saved: dict, arrays: dict) -> dict:
     return {"optimizer": saved["name"], "defaults": defaults, "state": state}
 
 
-def _read(path: str):
-    """The archive's arrays and its decoded ``meta``, or a CheckpointError saying what is wrong."""
+def read_npz(path, what: str, error=ValueError) -> dict:
+    """Every array of the ``.npz`` file ``path``, never unpickling anything. A file that cannot
+    be read (damaged, truncated, another format) raises ``error`` with ``path: what``."""
     try:
         with numpy.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
+            return {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path}: not a readable .npz file, probably truncated or corrupt "
-                              f"({type(exc).__name__})") from None
+        raise error(f"{path}: {what} ({type(exc).__name__})") from None
+
+
+def _read(path: str):
+    """The archive's arrays and its decoded ``meta``, or a CheckpointError saying what is wrong."""
+    arrays = read_npz(path, "not a readable .npz file, probably truncated or corrupt",
+                      CheckpointError)
     if "meta" not in arrays:
         raise CheckpointError(f"{path}: not a tinynet checkpoint (no 'meta' entry); a file "
                               f"written by Module.save loads with model.load(path)")

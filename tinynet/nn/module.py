@@ -20,7 +20,6 @@ import functools
 import inspect
 import os
 import tempfile
-import zipfile
 
 import numpy
 
@@ -251,16 +250,9 @@ class Module:
     def load(self, path) -> None:
         """Load parameters and buffers saved by :meth:`save`. A file that is not one (damaged,
         truncated, another format) is a ValueError naming it; pickled data is never loaded."""
-        path = os.fspath(path)
-        try:
-            with numpy.load(path, allow_pickle=False) as archive:
-                state = {key: archive[key] for key in archive.files}
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path}: not a model file written by Module.save (damaged, "
-                             f"truncated or another format; {type(exc).__name__})") from None
-        self.load_state_dict(state)
+        from tinynet.checkpoint import read_npz      # checkpoints build on modules
+        self.load_state_dict(read_npz(os.fspath(path), "not a model file written by "
+                                      "Module.save (damaged, truncated or another format)"))
 
     # --- printing ---------------------------------------------------------------------------
 
