@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tinynet.runlog import RunLog, unpack_floats
-from tinynet.runner import canonical
+from tinynet.runlog import RunLog
+from tinynet.runner import canonical, unpacked_history
 from tinynet.train import History
 
 
@@ -41,9 +41,8 @@ class RunRecord:
     @property
     def history(self) -> History:
         if self._history is None:
-            data = self.record.get("history") or {}
-            self._history = History.from_dict(
-                {**data, "step_loss": unpack_floats(data.get("step_loss", []))})
+            self._history = unpacked_history({"step_loss": [],
+                                              **(self.record.get("history") or {})})
         return self._history
 
     def final(self, key: str):

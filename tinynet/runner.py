@@ -464,7 +464,7 @@ def execute(job: Job) -> dict:
     if checkpoint is not None and checkpoint.exists():
         info = load_checkpoint(checkpoint, setup.model, setup.optimizer, setup.train_loader,
                                callbacks=setup.callbacks)
-        history, seconds_before = _unpacked_history(info["history"]), info["wall_seconds"]
+        history, seconds_before = unpacked_history(info["history"]), info["wall_seconds"]
     started = time.perf_counter()
     callbacks = list(setup.callbacks)
     if checkpoint is not None:
@@ -488,7 +488,8 @@ def _packed_history(history: History) -> dict:
     return data
 
 
-def _unpacked_history(data: dict) -> History:
+def unpacked_history(data: dict) -> History:
+    """The :class:`History` of a record or checkpoint (step losses stored packed)."""
     return History.from_dict({**data, "step_loss": unpack_floats(data["step_loss"])})
 
 
@@ -653,12 +654,12 @@ def _script_of(experiment: Experiment) -> str:
 
 def summary(record: dict) -> str:
     """One line per finished run: its label, status and key metrics."""
-    history = _unpacked_history(record["history"]) if record.get("history") else None
+    epochs = (record.get("history") or {}).get("epochs")     # the step losses stay packed
     parts = [record.get("label", record["run_id"]), record["status"]]
     if record["status"] == "failed":
         parts.append(record["results"].get("error", ""))
-    elif history is not None and history.epochs:
-        last = history.epochs[-1]
+    elif epochs:
+        last = epochs[-1]
         parts += [f"{key} {100 * last[key]:.2f}%" for key in ("train_acc", "val_acc")
                   if key in last]
     parts += [f"{key} {100 * value:.2f}%" for key, value in record["results"].items()
