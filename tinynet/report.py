@@ -98,23 +98,31 @@ class Cell:
         return (min(values), max(values)) if values else None
 
 
+def without_seed(config: dict) -> str:
+    """A cell's key: its configuration without the seed."""
+    return canonical({key: value for key, value in config.items() if key != "seed"})
+
+
 class Context:
-    """What report parts see: the runs of this sweep's plan that are in the log, the data,
-    and the output folder."""
+    """What report parts see: the runs in the log of this sweep's cells (with every seed the
+    log holds for them, not only the seeds of this command), the data, and the output folder."""
 
     def __init__(self, experiment, sweep, log: RunLog, out: Path):
         self.experiment, self.sweep, self.log, self.out = experiment, sweep, log, out
         self.quick = sweep.options.quick
         self.groups = {group for group, _ in sweep.cells}
         self._by_group, self.failed = {}, {}
-        for (group, _), key in zip(sweep.cells, sweep.ids):
-            if key not in log.records:
-                continue
-            run = RunRecord(log.records[key])
-            if run.status == "failed":         # no history: listed in the header, not tabled
-                self.failed[key] = run
-            else:
-                self._by_group.setdefault(group, {})[key] = run
+        seeds_of_cell = {}
+        for key, record in sorted(log.records.items(), key=lambda item: item[1]["config"].get(
+                "seed", 0)):
+            seeds_of_cell.setdefault(without_seed(record["config"]), []).append(key)
+        for group, config in sweep.cells:
+            for key in seeds_of_cell.get(without_seed(config), []):
+                run = RunRecord(log.records[key])
+                if run.status == "failed":     # no history: listed in the header, not tabled
+                    self.failed[key] = run
+                else:
+                    self._by_group.setdefault(group, {})[key] = run
         self._data = None
         self.figures = {}              # file name -> the matplotlib Figure drawn for it
         self.path = out / "report.md"
@@ -132,7 +140,7 @@ class Context:
         """The finished runs of ``group`` gathered by cell (one run per seed), in plan order."""
         cells = {}
         for run in self.runs(group):
-            key = canonical({k: v for k, v in run.config.items() if k != "seed"})
+            key = without_seed(run.config)
             cells.setdefault(key, Cell([])).runs.append(run)
         return list(cells.values())
 

@@ -289,17 +289,19 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(canonical(config).encode()).hexdigest()[:8]
 
 
-def label(config: dict, base: dict, with_seed: bool = False) -> str:
+def label(config: dict, base: dict) -> str:
     """The settings of ``config`` that differ from ``base``, e.g. ``lr=0.001,batch_size=16``
-    (``base`` when none do), then the seed if ``with_seed`` (a sweep over several seeds)."""
+    (``base`` when none do), then the seed unless it is 0, the default. A run's label (and id)
+    is the same whichever seeds the command ran, so ``--seeds 0,1,2 --resume`` adds seeds 1
+    and 2 to a log of seed-0 runs without running seed 0 again."""
     changed = [f"{key}={_short(value)}" for key, value in config.items()
                if key not in ("seed", "quick") and base.get(key, _MISSING) != value]
     text = ",".join(changed) or "base"
-    return f"{text},seed={config['seed']}" if with_seed else text
+    return f"{text},seed={config['seed']}" if config.get("seed", 0) != 0 else text
 
 
-def run_id(config: dict, base: dict, with_seed: bool = False) -> str:
-    text = f"{label(config, base, with_seed)}-{config_hash(config)}"
+def run_id(config: dict, base: dict) -> str:
+    text = f"{label(config, base)}-{config_hash(config)}"
     return text.replace(" ", "_").replace("/", "_")
 
 
@@ -544,17 +546,17 @@ class Sweep:
         self.seeds = options.seeds or (0 if options.seed is None else options.seed,)
         self.cells = experiment.cells(options.only, overrides, self.seeds, options.quick)
         base = {**experiment.plan.base, **experiment.overrides(overrides, options.quick)}
-        several = len(self.seeds) > 1
-        self.ids = [run_id(config, base, several) for _, config in self.cells]
-        self.labels = [label(config, base, several) for _, config in self.cells]
+        self.ids = [run_id(config, base) for _, config in self.cells]
+        self.labels = [label(config, base) for _, config in self.cells]
         self.out = Path(options.out)
         self.jobs = options.jobs or threads.usable_cores()
         self.threads = options.threads or (1 if options.cluster else
                                            max(1, threads.usable_cores() // self.jobs))
 
     def settings(self) -> dict:
-        """What a resumed log must have been written with."""
-        return {"seeds": list(self.seeds), "quick": self.options.quick,
+        """What a resumed log must have been written with. Not the seeds: a log may hold
+        several (``--seeds 0,1,2 --only lr --resume`` adds seeds to one group's cells)."""
+        return {"quick": self.options.quick,
                 "epochs": self.options.epochs, "set": dict(self.options.set)}
 
     def run(self) -> None:
@@ -598,7 +600,7 @@ class Sweep:
         code = code_version()
         log.add_invocation({"command": self.command, "started": time.strftime("%Y-%m-%d %H:%M"),
                             "code": code, "data": self.data_info,
-                            "jobs": self.jobs, "threads": self.threads,
+                            "seeds": list(self.seeds), "jobs": self.jobs, "threads": self.threads,
                             "runs": len(todo)})
         labels = dict(zip(self.ids, self.labels))
         jobs = [Job(key, labels[key], unique[key], self.experiment.data, self.experiment.setup,
