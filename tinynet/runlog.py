@@ -14,7 +14,7 @@ line, written by one process at a time and only ever appended to.
 - **Compact.** Per-step losses are stored as base64 float32 (the values are float32 already),
   not as decimal text: a batch-1 run's 480,000 losses take 2.6 MB instead of 9.
 - **Refusals.** Without ``resume``, a folder that already holds runs is refused. With it, a log
-  written by another experiment, or with another seed / quick / epochs / --set, is refused,
+  written by another experiment, or with another quick / epochs / --set, is refused,
   naming the field that differs.
 """
 from __future__ import annotations
