@@ -305,22 +305,6 @@ def test_resuming_with_more_seeds_runs_only_the_new_ones_and_the_report_shows_th
     assert [cell.seeds for cell in context.cells("lr")] == [[0, 2]] * 3   # reports them all
 
 
-def test_the_verdict_says_whether_the_original_lies_inside_the_seeds_range():
-    from tinynet.report import Cell, RunRecord, over_seeds
-
-    def cell(*accuracies):
-        return Cell([RunRecord({"run_id": str(i), "config": {"seed": i}, "status": "completed",
-                                "results": {"acc": a}}) for i, a in enumerate(accuracies)])
-
-    columns = over_seeds("acc (%)", lambda run: run.results["acc"], lambda c: 95.0)
-    verdict = columns[-1]
-    assert verdict.cell(cell(0.94, 0.96)) == "inside"
-    assert verdict.cell(cell(0.90, 0.93)) == "+2.00 above"
-    assert verdict.cell(cell(0.96, 0.97)) == "-1.00 below"
-    assert columns[0].cell(cell(0.94, 0.96)) == "95.00" and columns[1].cell(cell(0.9, 0.93)) == \
-        "90.00-93.00"
-
-
 def test_set_values_must_have_the_plans_types():
     assert dict(toy.cells(overrides={"lr": 1}))["lr"]["lr"] == 1.0       # an int for a float
     with pytest.raises(ExperimentError, match=r"--set lr='abc': expected a value of type "

@@ -3,16 +3,24 @@
     report = [
         Text("Base: Adam lr 0.01, batch 64."),
         Section("learning rate",
-                Table(runs_of("learning_rate"),
+                Table(cells_of("learning_rate"),
                       Column("lr", setting("lr")),
-                      *compared("final val acc (%)", final("val_acc"), ORIGINAL_LR)),
-                Figure("lr_val_acc.png", lambda ctx: plot_epoch_metric(...)),
+                      *over_seeds("final val acc (%)", final("val_acc"),
+                                  lambda cell: ORIGINAL_LR[cell.config["lr"]])),
+                Figure("lr_val_acc.png", lambda ctx: plot_epoch_metric(
+                    ctx.histories("learning_rate"), ...)),
                 group="learning_rate"),
     ]
 
+A table's rows are usually cells: a configuration with its runs over the seeds of
+``--seeds``. Its columns show the mean over the seeds, their min-max range, how many seeds ran,
+the original's number and whether that lies inside our range (:func:`over_seeds`); with one
+seed the range is that run's value. Figures plot the first seed's run of each cell.
+
 Every report starts with the same header (title, a smoke-run warning in quick mode, the
-command of every invocation that wrote to the log with the commit of its code, the machine,
-versions, the data files and their SHA-256, wall time). A value of ``None`` shows as "-".
+command of every invocation that wrote to the log with the commit of its code, the seeds per
+cell, the machine, versions, the data files and their SHA-256, wall time). A value of ``None``
+shows as "-".
 """
 from __future__ import annotations
 
@@ -86,7 +94,19 @@ class Cell:
     def seeds(self) -> list:
         return [run.config.get("seed") for run in self.runs]
 
+    @property
+    def label(self) -> str:
+        """The runs' label without the seed: ``lr=0.1`` for ``lr=0.1,seed=2``."""
+        first = self.runs[0]
+        return first.label.removesuffix(f",seed={first.config.get('seed')}")
+
+    @property
+    def status_text(self) -> str:
+        """Each status of the runs once: "completed", "completed, diverged at step 40"."""
+        return ", ".join(sorted({run.status_text for run in self.runs}))
+
     def values(self, get: Callable) -> list:
+        """``get(run)`` of every run that has the value (None: it has not)."""
         return [value for value in map(get, self.runs) if value is not None]
 
     def mean(self, get: Callable):
@@ -94,8 +114,11 @@ class Cell:
         return sum(values) / len(values) if values else None
 
     def range(self, get: Callable):
+        """(min, max) over the seeds; None if no run has the value or one is NaN."""
         values = self.values(get)
-        return (min(values), max(values)) if values else None
+        if not values or any(math.isnan(value) for value in values):
+            return None
+        return min(values), max(values)
 
 
 def without_seed(config: dict) -> str:
@@ -143,6 +166,12 @@ class Context:
             key = without_seed(run.config)
             cells.setdefault(key, Cell([])).runs.append(run)
         return list(cells.values())
+
+    def histories(self, group: str = None, name=lambda cell: cell.label, **settings) -> dict:
+        """``{name(cell): history}`` of the first seed's run of each cell of ``group`` whose
+        configuration has ``settings``: what a figure plots, one curve per cell."""
+        return {name(cell): cell.runs[0].history for cell in self.cells(group)
+                if all(cell.config.get(key) == value for key, value in settings.items())}
 
     def run(self, group: str = None, **settings):
         """The first run of ``group`` whose configuration has ``settings``, or None."""
@@ -275,44 +304,84 @@ def value(key: str) -> Callable:
     return lambda run: run.value(key)
 
 
-def compared(header: str, ours: Callable, original: Callable, fmt: str = "pct") -> list:
-    """Three columns: ours, the original's number, and ours minus the original. The original's
-    number is given in the unit shown (percent for "pct")."""
-    def difference(row):
-        mine, theirs = ours(row), original(row)
-        if mine is None or theirs is None:
-            return None
-        return (100 * mine if fmt == "pct" else mine) - theirs
+def over_seeds(header: str, get: Callable, original: Callable = None, fmt="pct") -> list:
+    """Columns for :class:`Cell` rows: the mean of ``get(run)`` over the seeds, their min-max
+    range and how many seeds ran; with ``original`` (a function of the cell), also the
+    original's number and a verdict (see :func:`verdict`). With one seed the range is that
+    run's value."""
+    columns = [Column(f"{header}, mean", lambda cell: cell.mean(get), fmt),
+               Column("min-max over seeds", lambda cell: spread(cell, get, fmt)),
+               Column("seeds", lambda cell: len(cell.runs))]
+    if original is None:
+        return columns
+    return [*columns,
+            Column("original", lambda cell: show_original(original(cell), fmt)),
+            Column("original vs our range", lambda cell: verdict(cell, get, original(cell), fmt))]
 
-    return [Column(header, ours, fmt),
-            Column("original", original, lambda v: show(v, "2f")),
-            Column("difference", difference, lambda v: "-" if v is None else f"{v:+.2f}")]
+
+def mean_of(header: str, get: Callable, fmt="pct") -> Column:
+    """A column for :class:`Cell` rows: the mean of ``get(run)`` over the seeds."""
+    return Column(header, lambda cell: cell.mean(get), fmt)
 
 
-def over_seeds(header: str, get: Callable, original: Callable, fmt: str = "pct") -> list:
-    """Columns for :class:`Cell` rows: the mean over the seeds, their min-max range, the
-    original's number (in the unit shown: percent for "pct") and a verdict: "inside" the seeds'
-    range, or how far outside it. With one seed the range is that run's value."""
+@dataclass
+class Measure:
+    """A quantity of a single cell, for :func:`measures`: ``get(run)`` gives our value, the
+    original's number (or None) is in the unit shown (percent for "pct")."""
+
+    what: str
+    get: Callable
+    original: float = None
+    fmt: str = "pct"
+
+
+def measures(group: str, *rows: Measure) -> Table:
+    """A table with one row per :class:`Measure` of the (only) cell of ``group``: its mean over
+    the seeds, min-max range, seeds, the original's number and the verdict."""
+    def lines(ctx):
+        cells = ctx.cells(group)
+        return [(cells[0], row) for row in rows] if cells else []
+
+    return Table(lines, Column("", lambda r: r[1].what),
+                 Column("mean over seeds", lambda r: show(r[0].mean(r[1].get), r[1].fmt)),
+                 Column("min-max over seeds", lambda r: spread(r[0], r[1].get, r[1].fmt)),
+                 Column("seeds", lambda r: len(r[0].runs)),
+                 Column("original", lambda r: show_original(r[1].original, r[1].fmt)),
+                 Column("original vs our range",
+                        lambda r: verdict(r[0], r[1].get, r[1].original, r[1].fmt)))
+
+
+def spread(cell: Cell, get: Callable, fmt="pct") -> str:
+    """The min-max range of ``get(run)`` over the cell's seeds, e.g. "97.12-97.48"."""
+    span = cell.range(get)
+    return "-" if span is None else f"{show(span[0], fmt)}-{show(span[1], fmt)}"
+
+
+def verdict(cell: Cell, get: Callable, original, fmt="pct") -> str:
+    """Where the original's number lies against the range of ``get(run)`` over the seeds:
+    "inside", or how far outside ("+1.20 above", "-0.40 below"). ``original`` is in the unit
+    shown (percent for "pct"); a (low, high) range of the original's "overlaps" ours or not."""
+    span = cell.range(get)
+    if span is None or original is None:
+        return "-"
     scale = 100 if fmt == "pct" else 1
+    low, high = scale * span[0], scale * span[1]
+    theirs_low, theirs_high = original if isinstance(original, tuple) else (original, original)
+    digits = {"pct": "+.2f", "2f": "+.2f", "num": "+.4f"}.get(fmt, "+g")
+    if theirs_high < low:
+        return f"{theirs_high - low:{digits}} below"
+    if theirs_low > high:
+        return f"{theirs_low - high:{digits}} above"
+    return "inside" if theirs_low == theirs_high else "overlaps"
 
-    def verdict(cell):
-        span, theirs = cell.range(get), original(cell)
-        if span is None or theirs is None:
-            return "-"
-        low, high = scale * span[0], scale * span[1]
-        if low <= theirs <= high:
-            return "inside"
-        return f"{theirs - high:+.2f} above" if theirs > high else f"{theirs - low:+.2f} below"
 
-    def spread(cell):
-        span = cell.range(get)
-        return "-" if span is None else f"{show(span[0], fmt)}-{show(span[1], fmt)}"
-
-    return [Column(f"{header}, mean", lambda cell: cell.mean(get), fmt),
-            Column("min-max over seeds", spread),
-            Column("seeds", lambda cell: len(cell.runs)),
-            Column("original", original, lambda v: show(v, "2f")),
-            Column("original vs our range", verdict)]
+def show_original(value, fmt="pct") -> str:
+    """The original's number (or (low, high) range), given in the unit shown: percent for
+    "pct", so shown with 2 decimals."""
+    fmt = "2f" if fmt == "pct" else fmt
+    if isinstance(value, tuple):
+        return f"{show(value[0], fmt)}-{show(value[1], fmt)}"
+    return show(value, fmt)
 
 
 def cells_of(group: str = None) -> Callable:
@@ -353,7 +422,8 @@ def write_report(experiment, sweep, out) -> Context:
 
 
 def header(ctx: Context) -> list:
-    """Title, smoke-run warning, commands with their commits, machine, data, wall time."""
+    """Title, smoke-run warning, commands with their commits, seeds per cell, machine, data,
+    wall time."""
     experiment, runs = ctx.experiment, ctx.runs()
     lines = [f"# {experiment.title}", ""]
     if ctx.quick:
@@ -381,6 +451,7 @@ def header(ctx: Context) -> list:
                                                  f"{name}" for name, count in commits.items())
                   + ".", ""]
     if runs:
+        lines += [seeds_line(ctx.cells()), ""]
         env = runs[0].environment
         total = sum(run.wall_seconds for run in runs)
         lines += [f"Machine: {env.get('cpu_count')} CPU cores, {env.get('platform')}; backend "
@@ -402,3 +473,15 @@ def header(ctx: Context) -> list:
         lines.append(f"Data: {data['dataset']} from `{folder}`: {files} (SHA-256 of the "
                      f"decompressed files, verified on loading).")
     return [*lines, ""]
+
+
+def seeds_line(cells: list) -> str:
+    """How many seeds the cells ran with, the most first, so that a report says which cells
+    ran with fewer: "Seeds per cell: 3 (seeds 0, 1, 2) for 10 cells, 1 (seed 0) for 2 cells."."""
+    counts = {}
+    for cell in cells:
+        counts[tuple(cell.seeds)] = counts.get(tuple(cell.seeds), 0) + 1
+    parts = [f"{len(seeds)} (seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}) for "
+             f"{count} cell{'s' * (count != 1)}"
+             for seeds, count in sorted(counts.items(), key=lambda item: -len(item[0]))]
+    return "Seeds per cell: " + ", ".join(parts) + "."

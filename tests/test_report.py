@@ -1,0 +1,75 @@
+"""The report kit (tinynet.report): statistics of a cell over its seeds, the verdict against an
+original's number, and the header's line on the seeds of every cell."""
+import math
+
+from tests.test_runner import run
+from tinynet.report import Cell, Measure, RunRecord, measures, over_seeds, seeds_line
+
+
+def cell(*accuracies, seeds=None, status="completed"):
+    """A cell whose runs (seeds 0, 1, ... unless given) measured ``accuracies``."""
+    seeds = range(len(accuracies)) if seeds is None else seeds
+    return Cell([RunRecord({"run_id": str(s), "label": "lr=0.1" + (f",seed={s}" if s else ""),
+                            "status": status, "config": {"lr": 0.1, "seed": s},
+                            "results": {"acc": a}}) for s, a in zip(seeds, accuracies)])
+
+
+def acc(run):
+    return run.results["acc"]
+
+
+def test_a_cell_has_the_mean_and_range_over_its_seeds_and_its_label_without_the_seed():
+    three = cell(0.90, 0.96, 0.93)
+    assert math.isclose(three.mean(acc), 0.93) and three.range(acc) == (0.90, 0.96)
+    assert three.seeds == [0, 1, 2] and three.label == "lr=0.1" and three.config == {"lr": 0.1}
+    assert cell(0.9, seeds=[2]).label == "lr=0.1"
+    assert cell(0.5, None).range(acc) == (0.5, 0.5) and cell(None).mean(acc) is None
+    assert cell(0.5, math.nan).range(acc) is None        # a NaN (a diverged loss) shows as "-"
+
+
+def test_the_verdict_says_whether_the_original_lies_inside_the_seeds_range():
+    columns = over_seeds("acc (%)", acc, lambda c: 95.0)
+    assert [column.header for column in columns] == [
+        "acc (%), mean", "min-max over seeds", "seeds", "original", "original vs our range"]
+    verdict = columns[-1]
+    assert verdict.cell(cell(0.94, 0.96)) == "inside"
+    assert verdict.cell(cell(0.90, 0.93)) == "+2.00 above"
+    assert verdict.cell(cell(0.96, 0.97)) == "-1.00 below"
+    assert columns[0].cell(cell(0.94, 0.96)) == "95.00" and columns[1].cell(cell(0.9, 0.93)) == \
+        "90.00-93.00"
+    assert columns[2].cell(cell(0.9, 0.93, 0.95)) == "3"
+    # one seed: the range is its value; no original: no verdict
+    assert verdict.cell(cell(0.95)) == "inside" and columns[1].cell(cell(0.95)) == "95.00-95.00"
+    assert len(over_seeds("acc (%)", acc)) == 3
+    # an original's range overlaps ours or not; a loss keeps 4 decimals
+    ranged = over_seeds("acc (%)", acc, lambda c: (93.4, 94.4))
+    assert ranged[3].cell(cell(0.9)) == "93.40-94.40" and ranged[-1].cell(cell(0.94)) == "overlaps"
+    assert ranged[-1].cell(cell(0.9, 0.92)) == "+1.40 above"
+    loss = over_seeds("loss", acc, lambda c: 0.0122, fmt="num")
+    assert loss[3].cell(cell(0.01)) == "0.0122" and loss[-1].cell(cell(0.01)) == "+0.0022 above"
+
+
+def test_a_table_of_measures_gives_each_row_the_statistics_of_the_one_cell():
+    class Context:
+        def cells(self, group):
+            return [cell(0.94, 0.96)] if group == "A" else []
+
+    table = measures("A", Measure("acc (%)", acc, 97.0), Measure("loss", acc, None, "num"))
+    lines = table.render(Context())
+    assert lines[2] == "| acc (%) | 95.00 | 94.00-96.00 | 2 | 97.00 | +1.00 above |"
+    assert lines[3] == "| loss | 0.9500 | 0.9400-0.9600 | 2 | - | - |"
+    assert measures("B", Measure("acc", acc)).render(Context())[2:] == [""]
+
+
+def test_the_seeds_line_says_which_cells_ran_with_fewer_seeds():
+    cells = [cell(0.9, 0.9, 0.9), cell(0.9), cell(0.9, 0.9, 0.9), cell(0.9, seeds=[2])]
+    assert seeds_line(cells) == ("Seeds per cell: 3 (seeds 0, 1, 2) for 2 cells, 1 (seed 0) "
+                                 "for 1 cell, 1 (seed 2) for 1 cell.")
+
+
+def test_the_report_header_states_the_seeds_per_cell(tmp_path):
+    run(tmp_path, "--only", "lr,short")                                           # seed 0
+    run(tmp_path, "--only", "lr", "--seeds", "0,1", "--resume")      # seed 1 for lr's cells
+    report = run(tmp_path, "--only", "lr,short", "--resume").path.read_text()
+    assert "Seeds per cell: 2 (seeds 0, 1) for 3 cells, 1 (seed 0) for 1 cell." in report
+    assert report.index("Seeds per cell") < report.index("Machine:")
