@@ -14,7 +14,8 @@ from tinynet.losses import CrossEntropyLoss, L1Loss, MSELoss
 from tinynet.models import mlp
 from tinynet.optim import Adam
 from tinynet.plots import plot_epoch_metric, plot_step_losses
-from tinynet.report import Column, Figure, Section, Table, Text, cells_of, over_seeds
+from tinynet.report import (Column, Figure, Section, Table, Text, cells_of, final, mean_of,
+                            over_seeds, setting)
 from tinynet.runner import Data, Experiment, Group, Plan, Setup
 
 BASE = {"lr": 0.01, "batch_size": 64, "hidden_layers": 1, "width": 128,
@@ -54,17 +55,16 @@ def study_section(study):
     factor = STUDIES[study][0]
 
     def histories(ctx):            # the first seed's run of each cell
-        return {f"{factor}={c.config[factor]}": c.runs[0].history for c in ctx.cells(study)}
+        return ctx.histories(study, lambda cell: f"{factor}={cell.config[factor]}")
 
     return Section(
         study.replace("_", " "),
-        Table(cells_of(study), Column(factor, lambda cell: cell.config[factor]),
-              *over_seeds("final val acc (%)", lambda run: run.final("val_acc"),
+        Table(cells_of(study), Column(factor, setting(factor)),
+              *over_seeds("final val acc (%)", final("val_acc"),
                           lambda cell: ORIGINAL[study].get(cell.config[factor])),
-              Column("best val acc (%), mean", lambda cell: cell.mean(
-                  lambda run: run.best("val_acc")), "pct"),
-              Column("status", lambda cell: ", ".join(sorted({r.status_text for r in cell.runs}))),
-              Column("time per run (s)", lambda cell: cell.mean(lambda r: r.wall_seconds), "s")),
+              mean_of("best val acc (%), mean", lambda run: run.best("val_acc")),
+              Column("status", lambda cell: cell.status_text),
+              mean_of("time per run (s)", lambda run: run.wall_seconds, "s")),
         Figure(f"{study}_step_loss.png", lambda ctx: plot_step_losses(
             histories(ctx), f"E3 {study}: training loss per step"), "loss per step"),
         Figure(f"{study}_train_acc.png", lambda ctx: plot_epoch_metric(

@@ -17,4 +17,7 @@ def test_quick_run_of_all_twelve_cells(tmp_path):
     assert list(curves) == ["SGD", "Momentum", "RMSprop", "Adam"]
     assert all(len(points) == 2 for points in curves.values())      # 20 steps in chunks of 10
     report = context.path.read_text()
-    assert "(78.47)" in report and "training mode" in report
+    rmsprop = runs["model=plain,optimizer=RMSprop"]["results"]["test_acc"]     # from the log
+    assert (f"| plain | RMSprop | {100 * rmsprop:.2f} | {100 * rmsprop:.2f}-{100 * rmsprop:.2f} "
+            f"| 1 | 98.03 | {98.03 - 100 * rmsprop:+.2f} above | completed |") in report
+    assert "Seeds per cell: 1 (seed 0) for 12 cells." in report and "training mode" in report
