@@ -404,7 +404,7 @@ def show(value, fmt="text") -> str:
     if fmt == "2f":
         return f"{value:.2f}"
     if fmt == "int":
-        return f"{value:,}"
+        return f"{value:,.0f}"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
