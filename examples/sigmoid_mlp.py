@@ -22,16 +22,17 @@ from tinynet.losses import ProbabilityCrossEntropyLoss
 from tinynet.models import sigmoid_mlp
 from tinynet.optim import SGD
 from tinynet.plots import plot_epoch_metric, plot_images, plot_panels
-from tinynet.report import Column, Figure, Section, Table, Text, show
+from tinynet.report import (Column, Figure, Section, Table, Text, cells_of, final, mean_of,
+                            over_seeds, setting)
 from tinynet.runner import Data, Experiment, Group, Plan, Setup
 from tinynet.train import Callback, KeepBest, evaluate
 
 STUDIES = {"hidden_size": ("hidden", [1, 5, 100, 200], {"lr": 1e-4}),
            "learning_rate": ("lr", [1e-6, 1e-3, 0.1], {"hidden": 100})}
 SOFTMAX_DIM = {"class": 1, "batch": 0}     # "batch" is the original's bug
-# Test accuracy (%) the original reported (with the batch-axis softmax).
-ORIGINAL = {("hidden", 1): 18.29, ("hidden", 5): 27.85, ("hidden", 100): 25.09,
-            ("hidden", 200): 35.56, ("lr", 1e-6): 9.82, ("lr", 1e-3): 72.03, ("lr", 0.1): 93.56}
+# Test accuracy (%) the original reported (with the batch-axis softmax), by (hidden, lr).
+ORIGINAL = {(1, 1e-4): 18.29, (5, 1e-4): 27.85, (100, 1e-4): 25.09, (200, 1e-4): 35.56,
+            (100, 1e-6): 9.82, (100, 1e-3): 72.03, (100, 0.1): 93.56}
 WEIGHT_RUN, WEIGHT_UNITS = {"hidden": 100, "lr": 0.1}, [0, 5, 10, 15, 20]
 SATURATED = 0.05    # a sigmoid output below 0.05 or above 0.95 counts as saturated
 METRICS = {"train_acc": "train accuracy (running)", "val_acc": "val accuracy",
@@ -92,29 +93,28 @@ def groups():
             yield Group(study + suffix, vary={factor: values}, set={**fixed, "softmax": softmax})
 
 
-def accuracy_rows(ctx):
-    """(study, factor, value, correct-softmax run, batch-softmax run) per cell."""
+def accuracy_cells(ctx):
+    """The cells of each study, each correct-softmax cell followed by its bug twin."""
     for study, (factor, values, _) in STUDIES.items():
-        for value in values:
-            yield (study, factor, value, ctx.run(study, **{factor: value}),
-                   ctx.run(study + "_bug", **{factor: value}))
+        cells = ctx.cells(study) + ctx.cells(study + "_bug")
+        yield from sorted(cells, key=lambda cell, f=factor, v=values: v.index(cell.config[f]))
 
 
-def accuracy(run):
-    if run is None or run.results.get("test_acc") is None:
-        return "-"
-    return f"{show(run.results['test_acc'], 'pct')} ({run.results['best_epoch']})"
+def original(cell):
+    """The original's test accuracy, beside our cells with its bug (the batch-axis softmax)."""
+    config = cell.config
+    return ORIGINAL[config["hidden"], config["lr"]] if config["softmax"] == "batch" else None
 
 
 def curves(study):
     return [Figure(f"{study}_{metric}.png", lambda ctx, metric=metric, name=name: plot_epoch_metric(
-        {run.label: run.history for group in (study, study + "_bug") for run in ctx.runs(group)},
+        {**ctx.histories(study), **ctx.histories(study + "_bug")},
         metric, f"E5 {study}: {name}", name)) for metric, name in METRICS.items()]
 
 
 def sigmoid_figure(ctx):
-    runs = [(run.label, run.history.extra["sigmoid"]) for study in STUDIES
-            for run in ctx.runs(study) if run.history.extra.get("sigmoid")]
+    runs = [(name, history.extra["sigmoid"]) for study in STUDIES
+            for name, history in ctx.histories(study).items() if history.extra.get("sigmoid")]
     panel = {"xlabel": "step"}
     return plot_panels([
         {**panel, "title": "saturated hidden units", "ylabel": "fraction",
@@ -128,10 +128,10 @@ def sigmoid_figure(ctx):
 
 def sigmoid_rows(ctx):
     for study in STUDIES:
-        for run in ctx.runs(study):
-            stats = run.history.extra.get("sigmoid", {"step": []})
+        for name, history in ctx.histories(study).items():
+            stats = history.extra.get("sigmoid", {"step": []})
             for index in sorted({0, len(stats["step"]) - 1} - {-1}):
-                yield run.label, {key: values[index] for key, values in stats.items()}
+                yield name, {key: values[index] for key, values in stats.items()}
 
 
 def weight_runs(ctx):
@@ -169,13 +169,15 @@ experiment = Experiment(
         Text("Linear(784,H) - Sigmoid - Linear(H,10) - Softmax, cross-entropy on the softmax "
              "probabilities against one-hot targets, plain SGD, batch 1000. The model kept is "
              "the one with the best val accuracy (an improvement must exceed 0.001, i.e. 0.1 "
-             "point); its test accuracy is reported, with the epoch it was kept at."),
-        Section("Test accuracy (%) of the kept model (epoch kept)", Table(
-            accuracy_rows, Column("study", lambda r: r[0]), Column("setting", lambda r: r[1]),
-            Column("value", lambda r: r[2]),
-            Column("correct softmax", lambda r: accuracy(r[3])),
-            Column("batch-axis softmax (the bug)", lambda r: accuracy(r[4])),
-            Column("original (with the bug)", lambda r: ORIGINAL[r[1], r[2]], "2f"))),
+             "point); its test accuracy is reported, with the epoch it was kept at. Original: "
+             "the original's test accuracy, which had the batch-axis softmax (the bug)."),
+        Section("Test accuracy (%) of the kept model", Table(
+            accuracy_cells, Column("hidden", setting("hidden")), Column("lr", setting("lr")),
+            Column("softmax", lambda cell: {"class": "correct", "batch": "batch-axis softmax "
+                                            "(the bug)"}[cell.config["softmax"]]),
+            *over_seeds("test acc (%)", lambda run: run.value("test_acc"), original),
+            Column("epoch kept, per seed", lambda cell: ", ".join(
+                map(str, cell.values(lambda run: run.value("best_epoch"))))))),
         Section("The original's softmax bug", Text(
             "The original normalised exp(z) over the batch axis (each class column of a batch "
             "of 1000 sums to 1) instead of over the classes. Every probability is then about "
@@ -185,13 +187,14 @@ experiment = Experiment(
             "column's total of 1). A gradient check passes for `Softmax(dim=0)` too: its "
             "backward is right for the function its forward computes. Only a test of the "
             "forward against what was meant (rows sum to 1) catches the bug."),
-            Table(lambda ctx: ctx.runs(), Column("run", lambda run: run.label),
-                  Column("loss at step 0", lambda run: run.history.step_loss[0], "num"),
-                  Column("final train loss", lambda run: run.final("train_loss"), "num"),
-                  Column("final val acc (%)", lambda run: run.final("val_acc"), "pct"))),
+            Table(cells_of(), Column("cell", lambda cell: cell.label),
+                  mean_of("loss at step 0, mean", lambda run: run.history.step_loss[0], "num"),
+                  mean_of("final train loss, mean", final("train_loss"), "num"),
+                  *over_seeds("final val acc (%)", final("val_acc")))),
         *[Section(f"{study.replace('_', ' ')}: curves", *curves(study)) for study in STUDIES],
         Section("Sigmoid's problems, measured", Text(
-            "Sampled every 5 steps (correct softmax); first and last sample of each run. "
+            "Sampled every 5 steps (correct softmax); first and last sample of the first "
+            "seed's run of each cell. "
             "Saturated: output below 0.05 or above 0.95. Every gradient reaching W1 is scaled "
             "by the slope y(1-y) <= 0.25 (vanishing gradients); outputs lie in (0, 1), not "
             "zero-centred, so a sample's gradients into one unit share a sign (zig-zag "

@@ -33,4 +33,7 @@ def test_quick_run_shows_both_softmaxes(tmp_path):
         "sigmoid"]["saturated"]
     assert len(context.figures["weights.png"].axes) == 2 * 2 * len(WEIGHT_UNITS)
     report = context.path.read_text()
-    assert "batch-axis softmax (the bug)" in report and "| 93.56 |" in report
+    test_acc = 100 * runs["lr=0.1,softmax=batch"]["results"]["test_acc"]         # from the log
+    assert (f"| 100 | 0.1 | batch-axis softmax (the bug) | {test_acc:.2f} | {test_acc:.2f}-"
+            f"{test_acc:.2f} | 1 | 93.56 | {93.56 - test_acc:+.2f} above | 1 |") in report
+    assert "| 100 | 0.1 | correct |" in report
