@@ -15,7 +15,8 @@ from tinynet.losses import CrossEntropyLoss
 from tinynet.models import deep_cnn, mlp, simple_cnn
 from tinynet.optim import SGD
 from tinynet.plots import plot_curves, plot_epoch_metric, plot_images, plot_step_losses
-from tinynet.report import Column, Figure, Section, Table, Text, runs_of, setting, show
+from tinynet.report import (Column, Figure, Section, Table, Text, cells_of, mean_of, over_seeds,
+                            setting, show, status_and_time)
 from tinynet.runner import Data, Experiment, Group, Plan, Setup
 from tinynet.train import GradientNormLogger, StopAtAccuracy, StopOnPlateau
 
@@ -60,12 +61,13 @@ def setup(config, data):
                      "stopped_unchanged": plateau.triggered})
 
 
-def final_acc(run):
-    return run.status_text if run.status != "completed" and run.status != "stopped" \
-        else show(run.final("val_acc"), "pct")
+def test_acc(run):
+    """The test accuracy after the last epoch of a run that finished (None if it diverged)."""
+    return run.final("val_acc") if run.status in ("completed", "stopped") else None
 
 
 def epochs_to_target(run):
+    """The first epoch whose test accuracy reached the target, else why none did (a text)."""
     reached = [e["epoch"] for e in run.history.epochs if e["val_acc"] >= TARGET_ACC]
     if reached:
         return reached[0]
@@ -77,34 +79,35 @@ def epochs_to_target(run):
     return f"not within {run.config['max_epochs']} (best {best}%)"
 
 
-def by_model_and_lr(question, show_cell):
-    """Models down, learning rates across; each cell ours (the original's)."""
-    def cell(ctx, model, lr):
-        run = ctx.run(question, model=model, lr=lr)
-        original = ORIGINAL[question][model][lr]
-        return f"{'-' if run is None else show_cell(run)} ({original or 'N/A'})"
-    return Table(lambda ctx: [(ctx, model) for model in MLPS], Column("model", lambda r: r[1]),
-                 *[Column(f"lr {lr:g}", lambda r, lr=lr: cell(*r, lr)) for lr in LRS])
+def reached(run):
+    epochs = epochs_to_target(run)
+    return epochs if isinstance(epochs, int) else None
+
+
+def by_model_and_lr(question, header, get, *extra, fmt="pct"):
+    """One row per model and learning rate: ``get(run)`` over the seeds, the original's."""
+    return Table(cells_of(question), Column("model", setting("model")), Column("lr", setting("lr")),
+                 *over_seeds(header, get, lambda cell: ORIGINAL[question][cell.config["model"]][
+                     cell.config["lr"]], fmt), *extra)
 
 
 def models_table(question, *extra):
-    return Table(runs_of(question), Column("model", setting("model")), *extra,
-                 Column("parameters", lambda run: run.results.get("parameters"), "int"),
-                 Column("test acc (%)", final_acc),
-                 Column("original (%)", lambda run: ORIGINAL[question][run.config["model"]], "2f"),
-                 Column("s/epoch", lambda run: run.seconds_per_epoch, "s"))
+    return Table(cells_of(question), Column("model", setting("model")), *extra,
+                 Column("parameters", lambda cell: cell.runs[0].results.get("parameters"), "int"),
+                 *over_seeds("test acc (%)", test_acc, lambda cell: ORIGINAL[question][
+                     cell.config["model"]]), *status_and_time())
 
 
 def accuracy_curves(question, title):
     return Figure(f"{question}_test_acc.png", lambda ctx: plot_epoch_metric(
-        {run.config["model"]: run.history for run in ctx.runs(question)}, "val_acc",
+        ctx.histories(question, setting("model")), "val_acc",
         f"E6 {title}: test accuracy per epoch", "test accuracy"), "test accuracy per epoch")
 
 
 def gradient_curves(question, title):
     return Figure(f"{question}_grad_norm.png", lambda ctx: plot_curves(
-        {run.config["model"]: (range(len(g)), g) for run in ctx.runs(question)
-         for g in [run.history.extra.get("grad_norm", [])]},
+        {model: (range(len(g)), g) for model, history in ctx.histories(
+            question, setting("model")).items() for g in [history.extra.get("grad_norm", [])]},
         f"E6 {title}: gradient norm, first 100 steps", "step", "global gradient L2 norm"),
         "gradient norm")
 
@@ -113,8 +116,7 @@ def q2_figures(model):
     slug = model.split()[0]
 
     def runs(ctx):
-        return {f"lr {run.config['lr']:g}": run.history for run in ctx.runs("q2")
-                if run.config["model"] == model}
+        return ctx.histories("q2", lambda cell: f"lr {cell.config['lr']:g}", model=model)
     return [Figure(f"q2_{slug}_loss.png", lambda ctx: plot_step_losses(
                 runs(ctx), f"E6 Q1.2 {model}: training loss per step"), f"{model} loss"),
             Figure(f"q2_{slug}_test_acc.png", lambda ctx: plot_epoch_metric(
@@ -149,8 +151,8 @@ experiment = Experiment(
                          f"{ctx.samples['test']:,} test images (the test split is the "
                          f"validation set, as in the original), pixels in [0, 1]. Plain SGD, "
                          f"cross-entropy, batch 64 shuffled with a seeded generator. "
-                         f"\"Accuracy\" is test accuracy after the last epoch, in eval mode; in "
-                         f"brackets the original's."),
+                         f"\"Accuracy\" is test accuracy after the last epoch, in eval mode. "
+                         f"Original: the original's number (\"-\": it has none)."),
         Section("Q1.1 Three training images", Text(
             "Each image is 28x28 uint8 pixels; the network sees (1, 28, 28) floats in [0, 1] "
             "(a CNN) or 784 numbers (an MLP). Classes: " + ", ".join(
@@ -159,22 +161,27 @@ experiment = Experiment(
                 [ctx.data()["train"][0][i, 0] for i, _ in samples(ctx)],
                 [f"#{i}: {FASHION_MNIST_CLASSES[label]}" for i, label in samples(ctx)]),
                 "three training images")),
-        Section("Q1.2 Learning rate", by_model_and_lr("q2", final_acc),
+        Section("Q1.2 Learning rate", by_model_and_lr("q2", "test acc (%)", test_acc,
+                                                      *status_and_time()),
                 *q2_figures("base MLP"), *q2_figures("deep MLP"), group="q2"),
         Section(f"Q1.3 Epochs until test accuracy first reaches {100 * TARGET_ACC:g}%",
                 Text("A run stops at the target, at the cap (max_epochs), or when its test "
-                     "accuracy stayed within 0.1 point for 5 epochs (stuck)."),
-                by_model_and_lr("q3", epochs_to_target), group="q3"),
+                     "accuracy stayed within 0.1 point for 5 epochs (stuck). The original's "
+                     "base MLP never reached it at lr 1."),
+                by_model_and_lr("q3", "epochs to 85%", reached, Column("runs that did not reach it",
+                    lambda cell: "; ".join(str(e) for e in map(epochs_to_target, cell.runs)
+                                           if not isinstance(e, int)) or "-"), fmt="text"),
+                group="q3"),
         Section("Q1.5 Wider or deeper (lr 0.01)",
-                models_table("q5", Column("specified parameters", lambda run: MODELS[
-                    run.config["model"]][1], "int")),
+                models_table("q5", Column("specified parameters", lambda cell: MODELS[
+                    cell.config["model"]][1], "int")),
                 accuracy_curves("q5", "Q1.5"), group="q5"),
         Section("Q1.6 Gradient norm over the first 100 steps (lr 0.01)",
                 Text("The global L2 norm of all parameter gradients, sqrt(sum ||grad||^2), after "
                      "backward and before the update (the original called it \"mean gradient "
                      "norm\")."),
-                Table(runs_of("q6"), Column("model", setting("model")),
-                      *[Column(f"step {i}", lambda run, i=i: (run.history.extra.get(
+                Table(cells_of("q6"), Column("model", setting("model")),
+                      *[mean_of(f"step {i}, mean", lambda run, i=i: (run.history.extra.get(
                           "grad_norm", []) + [None] * 100)[i], "num") for i in (0, 9, 99)]),
                 gradient_curves("q6", "Q1.6"), group="q6"),
         Section("Q1.7 MLP vs CNN (lr 0.001)", models_table("q7"), accuracy_curves("q7", "Q1.7"),

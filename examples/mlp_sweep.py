@@ -15,7 +15,7 @@ from tinynet.models import mlp
 from tinynet.optim import Adam
 from tinynet.plots import plot_epoch_metric, plot_step_losses
 from tinynet.report import (Column, Figure, Section, Table, Text, cells_of, final, mean_of,
-                            over_seeds, setting)
+                            over_seeds, setting, status_and_time)
 from tinynet.runner import Data, Experiment, Group, Plan, Setup
 
 BASE = {"lr": 0.01, "batch_size": 64, "hidden_layers": 1, "width": 128,
@@ -63,8 +63,7 @@ def study_section(study):
               *over_seeds("final val acc (%)", final("val_acc"),
                           lambda cell: ORIGINAL[study].get(cell.config[factor])),
               mean_of("best val acc (%), mean", lambda run: run.best("val_acc")),
-              Column("status", lambda cell: cell.status_text),
-              mean_of("time per run (s)", lambda run: run.wall_seconds, "s")),
+              *status_and_time(per="run")),
         Figure(f"{study}_step_loss.png", lambda ctx: plot_step_losses(
             histories(ctx), f"E3 {study}: training loss per step"), "loss per step"),
         Figure(f"{study}_train_acc.png", lambda ctx: plot_epoch_metric(

@@ -15,8 +15,8 @@ from tinynet.losses import CrossEntropyLoss
 from tinynet.models import mlp
 from tinynet.optim import SGD, Adam, RMSprop
 from tinynet.plots import plot_step_losses
-from tinynet.report import (Column, Figure, Section, Table, Text, cells_of, mean_of, over_seeds,
-                            setting, value)
+from tinynet.report import (Column, Figure, Section, Table, Text, cells_of, over_seeds, setting,
+                            status_and_time, value)
 from tinynet.runner import Data, Experiment, Group, Plan, Setup
 from tinynet.train import evaluate
 
@@ -81,9 +81,8 @@ experiment = Experiment(
                          f"test, pixels /255, batch 100, shuffled, lr 1e-3 for every "
                          f"optimizer, cross-entropy. Original: the original's test "
                          f"accuracy (%), measured in training mode. Time: training only."),
-        Section("Test accuracy (%), evaluated in eval mode", accuracy_table(
-            "test_acc", Column("status", lambda cell: cell.status_text),
-            mean_of("s/epoch", lambda run: run.seconds_per_epoch, "s"))),
+        Section("Test accuracy (%), evaluated in eval mode",
+                accuracy_table("test_acc", *status_and_time())),
         Section("Test accuracy (%) with the original's protocol (model left in training mode)",
                 Text("The original never called `model.eval()` before testing, so BatchNorm "
                      "normalised each test batch with its own statistics and Dropout stayed "

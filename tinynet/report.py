@@ -324,6 +324,14 @@ def mean_of(header: str, get: Callable, fmt="pct") -> Column:
     return Column(header, lambda cell: cell.mean(get), fmt)
 
 
+def status_and_time(per: str = "epoch") -> list:
+    """Two columns for :class:`Cell` rows: each status of the runs, and their mean time in
+    seconds per epoch of training (``per="epoch"``) or per run, evaluation included ("run")."""
+    time = (mean_of("s/epoch", lambda run: run.seconds_per_epoch, "s") if per == "epoch" else
+            mean_of("time per run (s)", lambda run: run.wall_seconds, "s"))
+    return [Column("status", lambda cell: cell.status_text), time]
+
+
 @dataclass
 class Measure:
     """A quantity of a single cell, for :func:`measures`: ``get(run)`` gives our value, the

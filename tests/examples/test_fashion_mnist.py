@@ -42,5 +42,8 @@ def test_quick_run_of_every_question(tmp_path):
     assert norms["deep CNN"] == context.run("q7", model="deep CNN").history.extra["grad_norm"]
     assert len(context.figures["samples.png"].axes) == 3
     report = context.path.read_text()
-    for text in ("Ankle boot", "(87.3)", "not within 3", "(119)", "| 1,863,690 |", "89.59"):
+    for text in ("Ankle boot", "| 87.30 |", "not within 3", "| 119 |", "| 1,863,690 |", "89.59"):
         assert text in report
+    acc = 100 * runs["model=deep CNN,lr=0.001"]["history"]["epochs"][-1]["val_acc"]
+    assert (f"| deep CNN | 858,506 | {acc:.2f} | {acc:.2f}-{acc:.2f} | 1 | 89.59 | "
+            f"{89.59 - acc:+.2f} above | completed |") in report                # from the log
