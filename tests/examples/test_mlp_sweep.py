@@ -25,3 +25,5 @@ def test_quick_sweep_of_every_study(tmp_path):
     report = context.path.read_text()
     assert "Smoke run" in report and "2,000 train, 500 val" in report
     assert "| 0.001 | 97.40 |" not in report and "true linear model" in report
+    acc = 100 * runs["lr=0.001"]["history"]["epochs"][-1]["val_acc"]             # from the log
+    assert f"| 0.001 | {acc:.2f} | {acc:.2f}-{acc:.2f} | 1 | 97.40 |" in report
