@@ -19,8 +19,8 @@ from tinynet.losses import CrossEntropyLoss
 from tinynet.models import layernorm_mlp
 from tinynet.optim import SGD
 from tinynet.plots import plot_curves, plot_epoch_metric
-from tinynet.report import (Column, Figure, Measure, Section, Table, Text, cells_of, final,
-                            mean_of, measures, over_seeds, setting, value)
+from tinynet.report import (Column, Figure, Measure, Section, Table, Text, cells_of,
+                            epochs_table, final, mean_of, measures, over_seeds, setting, value)
 from tinynet.runner import Data, Experiment, Group, Plan, Setup
 from tinynet.train import History, evaluate
 
@@ -149,12 +149,7 @@ experiment = Experiment(
                      "the eval-mode accuracy on the training images, a correct split near the "
                      "test accuracy."),
                 Text("Per epoch, the first seed's run:"),
-                Table(lambda ctx: ctx.runs("A")[0].history.epochs,
-                      Column("epoch", lambda e: e["epoch"]),
-                      Column("train loss", lambda e: e["train_loss"], "num"),
-                      Column("train acc (%)", lambda e: e["train_acc"], "pct"),
-                      Column("val loss", lambda e: e["val_loss"], "num"),
-                      Column("val acc (%)", lambda e: e["val_acc"], "pct")),
+                epochs_table("A", "train_loss", "train_acc", "val_loss", "val_acc"),
                 part_a_figure("loss", "cross-entropy"), part_a_figure("acc", "accuracy"),
                 group="A"),
         Section("Part B: learning rate x batch size, one epoch per cell",

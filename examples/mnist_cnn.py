@@ -14,8 +14,8 @@ from tinynet.losses import CrossEntropyLoss
 from tinynet.models import lenet
 from tinynet.optim import Adam
 from tinynet.plots import plot_epoch_metric
-from tinynet.report import (Code, Column, Figure, Measure, Section, Table, Text, final,
-                            measures, value)
+from tinynet.report import (Code, Figure, Measure, Section, Text, epochs_table, final, measures,
+                            value)
 from tinynet.runner import Data, Experiment, Plan, Setup
 from tinynet.train import evaluate
 
@@ -60,11 +60,7 @@ experiment = Experiment(
                  Measure("test accuracy (%)", value("test_acc"), ORIGINAL["test_acc"]),
                  Measure("parameters", value("parameters"), None, "int")),
         Section("Per epoch (the first seed's run)",
-                Table(lambda ctx: ctx.runs()[0].history.epochs,
-                      Column("epoch", lambda e: e["epoch"]),
-                      Column("train loss", lambda e: e["train_loss"], "num"),
-                      Column("train acc (%)", lambda e: e["train_acc"], "pct"),
-                      Column("seconds", lambda e: e["train_seconds"], "s")),
+                epochs_table(None, "train_loss", "train_acc", "train_seconds"),
                 curve("train_loss", "train loss"), curve("train_acc", "train accuracy")),
         Section("Model", Code(lambda ctx: ctx.runs()[0].results["summary"])),
     ],

@@ -3,7 +3,8 @@ original's number, and the header's line on the seeds of every cell."""
 import math
 
 from tests.test_runner import run
-from tinynet.report import Cell, Measure, RunRecord, measures, over_seeds, seeds_line
+from tinynet.report import (Cell, Measure, RunRecord, epochs_table, measures, over_seeds,
+                            seeds_line)
 
 
 def cell(*accuracies, seeds=None, status="completed"):
@@ -59,6 +60,23 @@ def test_a_table_of_measures_gives_each_row_the_statistics_of_the_one_cell():
     assert lines[2] == "| acc (%) | 95.00 | 94.00-96.00 | 2 | 97.00 | +1.00 above |"
     assert lines[3] == "| loss | 0.9500 | 0.9400-0.9600 | 2 | - | - |"
     assert measures("B", Measure("acc", acc)).render(Context())[2:] == [""]
+
+
+def test_the_table_per_epoch_is_the_first_seeds_run():
+    def run(seed, losses):
+        return RunRecord({"run_id": str(seed), "config": {"seed": seed}, "status": "completed",
+                          "history": {"epochs": [{"epoch": i + 1, "train_loss": loss}
+                                                 for i, loss in enumerate(losses)],
+                                      "step_loss": []}})
+
+    class Context:
+        def runs(self, group):
+            return [run(0, [0.5, 0.25]), run(1, [0.7, 0.3])] if group == "A" else []
+
+    lines = epochs_table("A", "train_loss", "val_acc").render(Context())
+    assert lines[:4] == ["| epoch | train loss | val acc (%) |", "|---|---|---|",
+                         "| 1 | 0.5000 | - |", "| 2 | 0.2500 | - |"]
+    assert epochs_table("B", "train_loss").render(Context())[2:] == [""]
 
 
 def test_the_seeds_line_says_which_cells_ran_with_fewer_seeds():

@@ -332,6 +332,20 @@ def status_and_time(per: str = "epoch") -> list:
     return [Column("status", lambda cell: cell.status_text), time]
 
 
+EPOCH_COLUMNS = {"train_loss": ("train loss", "num"), "train_acc": ("train acc (%)", "pct"),
+                 "val_loss": ("val loss", "num"), "val_acc": ("val acc (%)", "pct"),
+                 "train_seconds": ("seconds", "s")}
+
+
+def epochs_table(group: str, *keys: str) -> Table:
+    """The values ``keys`` (see ``EPOCH_COLUMNS``) after each epoch of the first seed's run of
+    ``group`` (of any group if None): a table of one run, like a figure's curves."""
+    return Table(lambda ctx: ctx.runs(group)[0].history.epochs if ctx.runs(group) else [],
+                 Column("epoch", lambda epoch: epoch["epoch"]),
+                 *[Column(EPOCH_COLUMNS[key][0], lambda epoch, key=key: epoch.get(key),
+                          EPOCH_COLUMNS[key][1]) for key in keys])
+
+
 @dataclass
 class Measure:
     """A quantity of a single cell, for :func:`measures`: ``get(run)`` gives our value, the
