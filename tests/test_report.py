@@ -3,8 +3,8 @@ original's number, and the header's line on the seeds of every cell."""
 import math
 
 from tests.test_runner import run
-from tinynet.report import (Cell, Measure, RunRecord, epochs_table, measures, over_seeds,
-                            seeds_line)
+from tinynet.report import (Cell, Measure, RunRecord, agreement, epochs_table, measures,
+                            over_seeds, seed_spread, seeds_line)
 
 
 def cell(*accuracies, seeds=None, status="completed"):
@@ -48,6 +48,19 @@ def test_the_verdict_says_whether_the_original_lies_inside_the_seeds_range():
     assert ranged[-1].cell(cell(0.9, 0.92)) == "+1.40 above"
     loss = over_seeds("loss", acc, lambda c: 0.0122, fmt="num")
     assert loss[3].cell(cell(0.01)) == "0.0122" and loss[-1].cell(cell(0.01)) == "+0.0022 above"
+    # judged at the decimals shown: 92.7051% shows as 92.71, so an original 92.71 is inside
+    assert verdict.cell(cell(0.950049)) == "inside"
+    assert over_seeds("a", acc, lambda c: 92.70)[-1].cell(cell(0.927051, 0.93)) == "-0.01 below"
+    assert over_seeds("a", acc, lambda c: 92.71)[-1].cell(cell(0.927051, 0.93)) == "inside"
+
+
+def test_the_agreement_sentence_counts_the_verdicts_of_a_table():
+    cells = [cell(0.94, 0.96), cell(0.948), cell(0.90, 0.93), cell(0.97), cell(None)]
+    assert agreement(cells, acc, lambda c: 95.0) == (
+        "Of the 4 cells with an original number, it lies inside our range over the seeds for 1 "
+        "and within 0.5 points of it for 1; further for 2: lr=0.1 (+2.00 above), lr=0.1 "
+        "(-2.00 below).")
+    assert agreement(cells[:2], acc, lambda c: 95.0).endswith("; none further.")
 
 
 def test_a_table_of_measures_gives_each_row_the_statistics_of_the_one_cell():
@@ -91,3 +104,11 @@ def test_the_report_header_states_the_seeds_per_cell(tmp_path):
     report = run(tmp_path, "--only", "lr,short", "--resume").path.read_text()
     assert "Seeds per cell: 2 (seeds 0, 1) for 3 cells, 1 (seed 0) for 1 cell." in report
     assert report.index("Seeds per cell") < report.index("Machine:")
+
+
+def test_the_seed_spread_sentence_names_the_widest_cells():
+    cells = [cell(0.94, 0.96), cell(0.90, 0.93, 0.91), cell(0.95, 0.951), cell(0.9)]
+    assert seed_spread(cells, acc, widest=1) == (
+        "Over the seeds, a cell's value spans 0.10 to 3.00 points (max - min; the median cell "
+        "2.00); the widest: lr=0.1 (3.00).")
+    assert seed_spread([cell(0.9)], acc).startswith("Each cell ran with one seed")

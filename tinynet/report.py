@@ -173,6 +173,11 @@ class Context:
         return {name(cell): cell.runs[0].history for cell in self.cells(group)
                 if all(cell.config.get(key) == value for key, value in settings.items())}
 
+    def cell(self, group: str = None, **settings):
+        """The first cell of ``group`` whose configuration has ``settings``, or None."""
+        return next((cell for cell in self.cells(group) if all(
+            cell.config.get(key) == value for key, value in settings.items())), None)
+
     def run(self, group: str = None, **settings):
         """The first run of ``group`` whose configuration has ``settings``, or None."""
         for record in self.runs(group):
@@ -379,22 +384,81 @@ def spread(cell: Cell, get: Callable, fmt="pct") -> str:
     return "-" if span is None else f"{show(span[0], fmt)}-{show(span[1], fmt)}"
 
 
+DECIMALS = {"pct": 2, "2f": 2, "num": 4}     # decimals a format shows
+
+
+def distance(cell: Cell, get: Callable, original, fmt="pct"):
+    """How far the original's number lies outside the range of ``get(run)`` over the seeds, in
+    the unit shown (points of percent for "pct"): 0.0 inside (or overlapping, for an original
+    (low, high) range), positive above, negative below; None without a value or an original.
+    Both sides are rounded to the decimals shown first, so the verdict agrees with the table."""
+    span = cell.range(get)
+    if span is None or original is None:
+        return None
+    scale, decimals = (100 if fmt == "pct" else 1), DECIMALS.get(fmt, 12)
+    low, high = (round(scale * value, decimals) for value in span)
+    theirs_low, theirs_high = (round(value, decimals) for value in (
+        original if isinstance(original, tuple) else (original, original)))
+    if theirs_high < low:
+        return round(theirs_high - low, decimals)
+    if theirs_low > high:
+        return round(theirs_low - high, decimals)
+    return 0.0
+
+
 def verdict(cell: Cell, get: Callable, original, fmt="pct") -> str:
     """Where the original's number lies against the range of ``get(run)`` over the seeds:
     "inside", or how far outside ("+1.20 above", "-0.40 below"). ``original`` is in the unit
     shown (percent for "pct"); a (low, high) range of the original's "overlaps" ours or not."""
-    span = cell.range(get)
-    if span is None or original is None:
+    gap = distance(cell, get, original, fmt)
+    if gap is None:
         return "-"
+    if gap == 0:
+        return "overlaps" if isinstance(original, tuple) else "inside"
+    digits = f"+.{DECIMALS[fmt]}f" if fmt in DECIMALS else "+g"
+    return f"{gap:{digits}} {'above' if gap > 0 else 'below'}"
+
+
+def agreement(cells: list, get: Callable, original: Callable, fmt="pct", near=0.5) -> str:
+    """One sentence that counts the verdicts of a table: of the cells with an original number,
+    how many it lies inside of our range over the seeds, how many within ``near`` of it, and
+    which lie further, with their distances."""
+    gaps = [(cell, distance(cell, get, original(cell), fmt)) for cell in cells]
+    gaps = [(cell, gap) for cell, gap in gaps if gap is not None]
+    inside = sum(gap == 0 for _, gap in gaps)
+    close = sum(0 < abs(gap) <= near for _, gap in gaps)
+    far = [f"{cell.label} ({verdict(cell, get, original(cell), fmt)})"
+           for cell, gap in gaps if abs(gap) > near]
+    unit = " points" if fmt == "pct" else ""
+    text = (f"Of the {len(gaps)} cells with an original number, it lies inside our range over "
+            f"the seeds for {inside} and within {near:g}{unit} of it for {close}")
+    return text + (f"; further for {len(far)}: {', '.join(far)}." if far else "; none further.")
+
+
+def seed_spread(cells: list, get: Callable, fmt="pct", widest=2) -> str:
+    """One sentence on the seed noise of a table: how far apart the seeds of a cell land
+    (max - min of ``get(run)``, in the unit shown), from the closest cell to the widest, the
+    median cell, and the ``widest`` cells by name."""
     scale = 100 if fmt == "pct" else 1
-    low, high = scale * span[0], scale * span[1]
-    theirs_low, theirs_high = original if isinstance(original, tuple) else (original, original)
-    digits = {"pct": "+.2f", "2f": "+.2f", "num": "+.4f"}.get(fmt, "+g")
-    if theirs_high < low:
-        return f"{theirs_high - low:{digits}} below"
-    if theirs_low > high:
-        return f"{theirs_low - high:{digits}} above"
-    return "inside" if theirs_low == theirs_high else "overlaps"
+    widths = sorted(((scale * (span[1] - span[0]), cell.label) for cell in cells
+                     if len(cell.runs) > 1 and (span := cell.range(get)) is not None),
+                    reverse=True)
+    if not widths:
+        return "Each cell ran with one seed: the tables show no seed noise."
+    decimals, unit = DECIMALS.get(fmt, 4), " points" if fmt == "pct" else ""
+    median = widths[len(widths) // 2][0]
+    named = ", ".join(f"{label} ({width:.{decimals}f})" for width, label in widths[:widest])
+    return (f"Over the seeds, a cell's value spans {widths[-1][0]:.{decimals}f} to "
+            f"{widths[0][0]:.{decimals}f}{unit} (max - min; the median cell "
+            f"{median:.{decimals}f}); the widest: {named}.")
+
+
+def final_and_best(cell: Cell, key: str) -> str:
+    """"final 69.93-72.82%, best epoch 80.27% on average": how the last epoch's ``key`` (a
+    fraction) over the seeds compares with the best epoch's, for runs that do not settle."""
+    low, high = cell.range(final(key))
+    best = cell.mean(lambda run: run.best(key))
+    return f"final {100 * low:.2f}-{100 * high:.2f}%, best epoch {100 * best:.2f}% on average"
 
 
 def show_original(value, fmt="pct") -> str:
