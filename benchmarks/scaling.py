@@ -4,6 +4,7 @@ side: the wall times, their ratio, and a check that both give the same records.
     python -m benchmarks.scaling                          # E3, examples/mlp_sweep.py: 1 vs 2 jobs
     python -m benchmarks.scaling --quick                  # the --quick sweeps: a smoke run
     python -m benchmarks.scaling --script examples/lr_batch_grid.py --jobs 4
+    python -m benchmarks.scaling --seeds 0,1,2            # every cell with three seeds
 
 Both sweeps give every run one BLAS and kernel thread (``--threads 1``), so their records can
 be compared bit for bit. Run it on a quiet machine: another busy process takes cores from the
@@ -37,18 +38,22 @@ def parse_args(argv):
                         help="the experiment script (default %(default)s)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--quick", action="store_true", help="time the --quick sweeps")
-    parser.add_argument("--out", default=None, help=f"output folder (default {OUT}, or "
-                                                    f"{OUT}/quick with --quick)")
+    parser.add_argument("--seeds", default=None,
+                        help="passed on to both sweeps, e.g. 0,1,2 (default: the script's)")
+    parser.add_argument("--out", default=None, help=f"output folder (default {OUT}, "
+                                                    f"{OUT}/quick with --quick, "
+                                                    f"{OUT}/seeds-0-1-2 with --seeds 0,1,2)")
     args = parser.parse_args(argv)
     if args.jobs < 2:
         parser.error(f"--jobs must be >= 2 to compare with the serial sweep, got {args.jobs}")
     return args
 
 
-def timed_sweep(script: str, jobs: int, out: Path, quick: bool) -> dict:
-    """Run one sweep in a fresh process; its wall time and who used the CPU meanwhile."""
+def timed_sweep(script: str, jobs: int, out: Path, options: list) -> dict:
+    """Run one sweep in a fresh process (with the script's ``options``, e.g. ``--quick``); its
+    wall time and who used the CPU meanwhile."""
     command = [sys.executable, script, "--jobs", str(jobs), "--threads", "1", "--quiet",
-               "--out", str(out)] + (["--quick"] if quick else [])
+               "--out", str(out), *options]
     ticks, ours = cpu_ticks(), _children_cpu_seconds()
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -107,11 +112,14 @@ def markdown(serial: dict, parallel: dict, same: bool, count: int) -> str:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    out = Path(args.out) if args.out else OUT / "quick" if args.quick else OUT
+    options = (["--quick"] if args.quick else []) + (["--seeds", args.seeds] if args.seeds else [])
+    out = Path(args.out) if args.out else OUT.joinpath(
+        *(["quick"] if args.quick else []),
+        *([f"seeds-{args.seeds.replace(',', '-')}"] if args.seeds else []))
     out.mkdir(parents=True, exist_ok=True)
     from benchmarks.machine import describe
-    serial = timed_sweep(args.script, 1, out / "jobs1", args.quick)
-    parallel = timed_sweep(args.script, args.jobs, out / f"jobs{args.jobs}", args.quick)
+    serial = timed_sweep(args.script, 1, out / "jobs1", options)
+    parallel = timed_sweep(args.script, args.jobs, out / f"jobs{args.jobs}", options)
     first, second = (comparable_records(out / name) for name in ("jobs1", f"jobs{args.jobs}"))
     text = markdown(serial, parallel, first == second, len(first))
     machine = describe()

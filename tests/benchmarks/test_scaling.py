@@ -19,6 +19,13 @@ def test_scaling_times_both_sweeps_and_compares_their_records(tmp_path, capsys):
     assert "Records of the 5 runs identical" in (tmp_path / "results.md").read_text()
 
 
+def test_scaling_passes_the_seeds_on_to_both_sweeps(tmp_path):
+    scaling.main(["--script", TOY, "--quick", "--seeds", "0,1", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["identical"] is True and "--seeds 0,1" in results["parallel"]["command"]
+    assert "Records of the 10 runs identical" in (tmp_path / "results.md").read_text()
+
+
 def test_different_records_are_reported(tmp_path):
     for name, lr in (("a", 0.1), ("b", 0.2)):
         (tmp_path / name).mkdir()
