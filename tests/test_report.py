@@ -112,3 +112,17 @@ def test_the_seed_spread_sentence_names_the_widest_cells():
         "Over the seeds, a cell's value spans 0.10 to 3.00 points (max - min; the median cell "
         "2.00); the widest: lr=0.1 (3.00).")
     assert seed_spread([cell(0.9)], acc).startswith("Each cell ran with one seed")
+
+
+def test_a_table_judged_against_the_original_says_under_it_how_many_cells_agree():
+    from tinynet.report import Table
+    table = Table(lambda ctx: [cell(0.94, 0.96), cell(0.90, 0.93)],
+                  *over_seeds("acc (%)", acc, lambda c: 95.0))
+    lines = table.render(ctx=None)
+    assert lines[-2] == (
+        "Over the seeds, a cell's value spans 2.00 to 3.00 points (max - min; the median cell "
+        "2.00); the widest: lr=0.1 (3.00), lr=0.1 (2.00). Of the 2 cells with an original "
+        "number, it lies inside our range over the seeds for 1 and within 0.5 points of it for "
+        "0; further for 1: lr=0.1 (+2.00 above).")
+    single = Table(lambda ctx: [cell(0.9)], *over_seeds("acc (%)", acc)).render(ctx=None)
+    assert single[-1] == "" and not single[-2].startswith("Over")    # one seed, no original

@@ -221,11 +221,14 @@ class Code(Text):
 @dataclass
 class Column:
     """A table column: ``get(row)`` gives the value, ``fmt`` shows it: "pct" (a fraction shown
-    in %), "num" (4 decimals), "s" (seconds, 1 decimal), "int", "text", or a function."""
+    in %), "num" (4 decimals), "s" (seconds, 1 decimal), "int", "text", or a function.
+    ``summary(rows)``, if given, is a sentence printed under the table (e.g. how many rows
+    agree with the original)."""
 
     header: str
     get: Callable
     fmt: object = "text"
+    summary: Callable = None
 
     def cell(self, row) -> str:
         return show(self.get(row), self.fmt)
@@ -248,7 +251,9 @@ class Table:
                  "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(column.cell(row) for column in self.columns) + " |"
                   for row in rows]
-        return [*lines, ""]
+        summaries = [text for column in self.columns if column.summary
+                     for text in [column.summary(rows)] if text]
+        return [*lines, "", *([" ".join(summaries), ""] if summaries else [])]
 
 
 @dataclass
@@ -315,13 +320,15 @@ def over_seeds(header: str, get: Callable, original: Callable = None, fmt="pct")
     original's number and a verdict (see :func:`verdict`). With one seed the range is that
     run's value."""
     columns = [Column(f"{header}, mean", lambda cell: cell.mean(get), fmt),
-               Column("min-max over seeds", lambda cell: spread(cell, get, fmt)),
+               Column("min-max over seeds", lambda cell: spread(cell, get, fmt),
+                      summary=lambda cells: seed_spread(cells, get, fmt, quiet=True)),
                Column("seeds", lambda cell: len(cell.runs))]
     if original is None:
         return columns
     return [*columns,
             Column("original", lambda cell: show_original(original(cell), fmt)),
-            Column("original vs our range", lambda cell: verdict(cell, get, original(cell), fmt))]
+            Column("original vs our range", lambda cell: verdict(cell, get, original(cell), fmt),
+                   summary=lambda cells: agreement(cells, get, original, fmt))]
 
 
 def mean_of(header: str, get: Callable, fmt="pct") -> Column:
@@ -419,32 +426,38 @@ def verdict(cell: Cell, get: Callable, original, fmt="pct") -> str:
     return f"{gap:{digits}} {'above' if gap > 0 else 'below'}"
 
 
-def agreement(cells: list, get: Callable, original: Callable, fmt="pct", near=0.5) -> str:
+def agreement(cells: list, get: Callable, original: Callable, fmt="pct", near=None) -> str:
     """One sentence that counts the verdicts of a table: of the cells with an original number,
-    how many it lies inside of our range over the seeds, how many within ``near`` of it, and
-    which lie further, with their distances."""
+    how many it lies inside of our range over the seeds, how many within ``near`` of it (by
+    default half a point for percentages, else nothing), and which lie further, with their
+    distances. "" when no cell has an original number."""
+    near = (0.5 if fmt == "pct" else 0) if near is None else near
     gaps = [(cell, distance(cell, get, original(cell), fmt)) for cell in cells]
     gaps = [(cell, gap) for cell, gap in gaps if gap is not None]
+    if not gaps:
+        return ""
     inside = sum(gap == 0 for _, gap in gaps)
     close = sum(0 < abs(gap) <= near for _, gap in gaps)
     far = [f"{cell.label} ({verdict(cell, get, original(cell), fmt)})"
            for cell, gap in gaps if abs(gap) > near]
     unit = " points" if fmt == "pct" else ""
     text = (f"Of the {len(gaps)} cells with an original number, it lies inside our range over "
-            f"the seeds for {inside} and within {near:g}{unit} of it for {close}")
+            f"the seeds for {inside}" + (f" and within {near:g}{unit} of it for {close}"
+                                         if near else ""))
     return text + (f"; further for {len(far)}: {', '.join(far)}." if far else "; none further.")
 
 
-def seed_spread(cells: list, get: Callable, fmt="pct", widest=2) -> str:
+def seed_spread(cells: list, get: Callable, fmt="pct", widest=2, quiet=False) -> str:
     """One sentence on the seed noise of a table: how far apart the seeds of a cell land
     (max - min of ``get(run)``, in the unit shown), from the closest cell to the widest, the
-    median cell, and the ``widest`` cells by name."""
+    median cell, and the ``widest`` cells by name. With one seed per cell: a sentence saying
+    so, or "" if ``quiet``."""
     scale = 100 if fmt == "pct" else 1
     widths = sorted(((scale * (span[1] - span[0]), cell.label) for cell in cells
                      if len(cell.runs) > 1 and (span := cell.range(get)) is not None),
                     reverse=True)
     if not widths:
-        return "Each cell ran with one seed: the tables show no seed noise."
+        return "" if quiet else "Each cell ran with one seed: the tables show no seed noise."
     decimals, unit = DECIMALS.get(fmt, 4), " points" if fmt == "pct" else ""
     median = widths[len(widths) // 2][0]
     named = ", ".join(f"{label} ({width:.{decimals}f})" for width, label in widths[:widest])
