@@ -426,6 +426,16 @@ def verdict(cell: Cell, get: Callable, original, fmt="pct") -> str:
     return f"{gap:{digits}} {'above' if gap > 0 else 'below'}"
 
 
+def short_labels(cells: list) -> list:
+    """Each cell named by the settings that differ between the cells (``lr=0.1,batch_size=64``
+    where the table also has other lrs and batch sizes), or by its label if none do."""
+    configs = [cell.config for cell in cells]
+    keys = [key for key in dict.fromkeys(k for config in configs for k in config)
+            if len({repr(config.get(key)) for config in configs}) > 1]
+    return [",".join(f"{key}={config.get(key)}" for key in keys) or cell.label
+            for cell, config in zip(cells, configs)]
+
+
 def agreement(cells: list, get: Callable, original: Callable, fmt="pct", near=None) -> str:
     """One sentence that counts the verdicts of a table: of the cells with an original number,
     how many it lies inside of our range over the seeds, how many within ``near`` of it (by
@@ -438,8 +448,9 @@ def agreement(cells: list, get: Callable, original: Callable, fmt="pct", near=No
         return ""
     inside = sum(gap == 0 for _, gap in gaps)
     close = sum(0 < abs(gap) <= near for _, gap in gaps)
-    far = [f"{cell.label} ({verdict(cell, get, original(cell), fmt)})"
-           for cell, gap in gaps if abs(gap) > near]
+    names = short_labels([cell for cell, _ in gaps])
+    far = [f"{name} ({verdict(cell, get, original(cell), fmt)})"
+           for name, (cell, gap) in zip(names, gaps) if abs(gap) > near]
     unit = " points" if fmt == "pct" else ""
     text = (f"Of the {len(gaps)} cells with an original number, it lies inside our range over "
             f"the seeds for {inside}" + (f" and within {near:g}{unit} of it for {close}"
@@ -453,9 +464,9 @@ def seed_spread(cells: list, get: Callable, fmt="pct", widest=2, quiet=False) ->
     median cell, and the ``widest`` cells by name. With one seed per cell: a sentence saying
     so, or "" if ``quiet``."""
     scale = 100 if fmt == "pct" else 1
-    widths = sorted(((scale * (span[1] - span[0]), cell.label) for cell in cells
-                     if len(cell.runs) > 1 and (span := cell.range(get)) is not None),
-                    reverse=True)
+    widths = sorted(((scale * (span[1] - span[0]), name) for cell, name in zip(
+        cells, short_labels(cells)) if len(cell.runs) > 1 and (span := cell.range(get))
+        is not None), reverse=True)
     if not widths:
         return "" if quiet else "Each cell ran with one seed: the tables show no seed noise."
     decimals, unit = DECIMALS.get(fmt, 4), " points" if fmt == "pct" else ""
