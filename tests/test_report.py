@@ -93,16 +93,25 @@ def test_the_table_per_epoch_is_the_first_seeds_run():
 
 
 def test_the_seeds_line_says_which_cells_ran_with_fewer_seeds():
-    cells = [cell(0.9, 0.9, 0.9), cell(0.9), cell(0.9, 0.9, 0.9), cell(0.9, seeds=[2])]
-    assert seeds_line(cells) == ("Seeds per cell: 3 (seeds 0, 1, 2) for 2 cells, 1 (seed 0) "
-                                 "for 1 cell, 1 (seed 2) for 1 cell.")
+    def other(*accuracies, lr=0.2, seeds=None):
+        found = cell(*accuracies, seeds=seeds)
+        for record in found.runs:
+            record.config["lr"] = lr
+        return found
+    cells = [cell(0.9, 0.9, 0.9), cell(0.9), other(0.9, 0.9, 0.9), other(0.9, seeds=[2], lr=0.3)]
+    assert seeds_line({"all": cells}) == ("Seeds per cell: 3 (seeds 0, 1, 2) for 2 cells, 1 "
+                                          "(seed 0) for 1 cell, 1 (seed 2) for 1 cell.")
+    # several groups: each count names its groups; a cell in two groups counts once
+    assert seeds_line({"a": cells[:1], "b": cells[:1] + cells[3:]}) == (
+        "Seeds per cell: 3 (seeds 0, 1, 2) for 1 cell (a, b), 1 (seed 2) for 1 cell (b).")
 
 
 def test_the_report_header_states_the_seeds_per_cell(tmp_path):
     run(tmp_path, "--only", "lr,short")                                           # seed 0
     run(tmp_path, "--only", "lr", "--seeds", "0,1", "--resume")      # seed 1 for lr's cells
     report = run(tmp_path, "--only", "lr,short", "--resume").path.read_text()
-    assert "Seeds per cell: 2 (seeds 0, 1) for 3 cells, 1 (seed 0) for 1 cell." in report
+    assert "Seeds per cell: 2 (seeds 0, 1) for 3 cells (lr), 1 (seed 0) for 1 cell (short)." \
+        in report
     assert report.index("Seeds per cell") < report.index("Machine:")
 
 

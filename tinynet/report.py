@@ -133,7 +133,7 @@ class Context:
     def __init__(self, experiment, sweep, log: RunLog, out: Path):
         self.experiment, self.sweep, self.log, self.out = experiment, sweep, log, out
         self.quick = sweep.options.quick
-        self.groups = {group for group, _ in sweep.cells}
+        self.groups = dict.fromkeys(group for group, _ in sweep.cells)   # in plan order
         self._by_group, self.failed = {}, {}
         seeds_of_cell = {}
         for key, record in sorted(log.records.items(), key=lambda item: item[1]["config"].get(
@@ -561,7 +561,7 @@ def header(ctx: Context) -> list:
                                                  f"{name}" for name, count in commits.items())
                   + ".", ""]
     if runs:
-        lines += [seeds_line(ctx.cells()), ""]
+        lines += [seeds_line({group: ctx.cells(group) for group in ctx.groups}), ""]
         env = runs[0].environment
         total = sum(run.wall_seconds for run in runs)
         lines += [f"Machine: {env.get('cpu_count')} CPU cores, {env.get('platform')}; backend "
@@ -585,13 +585,20 @@ def header(ctx: Context) -> list:
     return [*lines, ""]
 
 
-def seeds_line(cells: list) -> str:
+def seeds_line(cells_by_group: dict) -> str:
     """How many seeds the cells ran with, the most first, so that a report says which cells
-    ran with fewer: "Seeds per cell: 3 (seeds 0, 1, 2) for 10 cells, 1 (seed 0) for 2 cells."."""
-    counts = {}
-    for cell in cells:
-        counts[tuple(cell.seeds)] = counts.get(tuple(cell.seeds), 0) + 1
+    ran with fewer, and in which groups when they differ: "Seeds per cell: 3 (seeds 0, 1, 2)
+    for 10 cells (q2, q6), 1 (seed 0) for 18 cells (q3, q5, q7).". A cell in several groups
+    counts once."""
+    cells, groups = {}, {}
+    for group, group_cells in cells_by_group.items():
+        for cell in group_cells:
+            seeds = tuple(cell.seeds)
+            cells.setdefault(seeds, {})[without_seed(cell.config)] = cell
+            groups.setdefault(seeds, {})[group] = None
+    named = len(cells) > 1 and len(cells_by_group) > 1
     parts = [f"{len(seeds)} (seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}) for "
-             f"{count} cell{'s' * (count != 1)}"
-             for seeds, count in sorted(counts.items(), key=lambda item: -len(item[0]))]
+             f"{len(found)} cell{'s' * (len(found) != 1)}"
+             + (f" ({', '.join(map(str, groups[seeds]))})" if named else "")
+             for seeds, found in sorted(cells.items(), key=lambda item: -len(item[0]))]
     return "Seeds per cell: " + ", ".join(parts) + "."
