@@ -246,7 +246,7 @@ class Table:
         self.rows, self.columns = rows, list(columns)
 
     def render(self, ctx: Context) -> list:
-        rows = self.rows(ctx) if callable(self.rows) else self.rows
+        rows = list(self.rows(ctx) if callable(self.rows) else self.rows)   # read twice
         lines = ["| " + " | ".join(column.header for column in self.columns) + " |",
                  "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(column.cell(row) for column in self.columns) + " |"
