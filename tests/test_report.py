@@ -133,5 +133,8 @@ def test_a_table_judged_against_the_original_says_under_it_how_many_cells_agree(
         "2.00); the widest: lr=0.1 (3.00), lr=0.1 (2.00). Of the 2 cells with an original "
         "number, it lies inside our range over the seeds for 1 and within 0.5 points of it for "
         "0; further for 1: lr=0.1 (+2.00 above).")
+    rows = [cell(0.94, 0.96), cell(0.90, 0.93)]                     # rows from a generator
+    assert Table(lambda ctx: iter(rows), *over_seeds("acc (%)", acc, lambda c: 95.0)).render(
+        ctx=None) == lines
     single = Table(lambda ctx: [cell(0.9)], *over_seeds("acc (%)", acc)).render(ctx=None)
     assert single[-1] == "" and not single[-2].startswith("Over")    # one seed, no original
