@@ -15,21 +15,14 @@ was part of. Both live in ``tinynet.kernels`` (the reference in array code, a fa
 """
 from __future__ import annotations
 
-import numbers
-
 from tinynet import backend, kernels
-from tinynet.nn.checks import ShapeError, check_input
+from tinynet.nn.checks import (ShapeError, check_input, flag, float_dtype, is_int,
+                               positive_ints)
 from tinynet.nn.init import uniform_fan_in
 from tinynet.nn.module import Module, Parameter
-from tinynet.nn.checks import flag, float_dtype, positive_ints
 
 
 # --- helpers shared with pooling.py ------------------------------------------------------
-
-def is_int(value) -> bool:
-    """True for Python and NumPy integers, False for bools, floats and everything else."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
 
 def as_pair(value, what: str, layer: str, minimum: int) -> tuple:
     """``3`` -> ``(3, 3)``; ``(3, 5)`` stays. Raises ValueError (naming ``layer`` and ``what``)
