@@ -138,3 +138,12 @@ def test_a_table_judged_against_the_original_says_under_it_how_many_cells_agree(
         ctx=None) == lines
     single = Table(lambda ctx: [cell(0.9)], *over_seeds("acc (%)", acc)).render(ctx=None)
     assert single[-1] == "" and not single[-2].startswith("Over")    # one seed, no original
+
+
+def test_a_report_only_pass_leaves_the_log_alone_and_the_report_names_its_command(tmp_path):
+    run(tmp_path, "--only", "lr")
+    log = (tmp_path / "results.jsonl").read_text()
+    report = run(tmp_path, "--only", "lr", "--resume").path.read_text()
+    assert (tmp_path / "results.jsonl").read_text() == log      # no runs to do: no new line
+    assert report.count("--resume") == 1 and "This report: `python " in report
+    assert "--resume` (" in report.split("This report:")[1].splitlines()[0]

@@ -25,12 +25,13 @@ shows as "-".
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from tinynet.runlog import RunLog
-from tinynet.runner import canonical, unpacked_history
+from tinynet.runner import canonical, code_version, unpacked_history
 from tinynet.train import History
 
 
@@ -549,7 +550,10 @@ def header(ctx: Context) -> list:
         lines.append(f"- `{entry['command']}` ({entry.get('started', '?')}, commit {commit}"
                      f"{dirty}; runs to do {entry.get('runs', '?')}, jobs "
                      f"{entry.get('jobs', 1)}, threads per run {entry.get('threads', '?')})")
-    lines.append("")
+    code = code_version() or {}
+    dirty = " with uncommitted changes" if code.get("clean") is False else ""
+    lines += ["", f"This report: `{ctx.sweep.command}` ({time.strftime('%Y-%m-%d %H:%M')}, "
+                  f"commit {(code.get('commit') or 'unknown')[:10]}{dirty}).", ""]
     commits = {}
     for run in runs:
         code = run.record.get("code") or {}

@@ -598,6 +598,8 @@ class Sweep:
                   f"{len(todo)} to do" + (f" ({len(partial)} continue from a checkpoint)"
                                           if partial else ""), flush=True)
         code = code_version()
+        if not todo:             # nothing to run: the log is unchanged, only the report is new
+            return
         log.add_invocation({"command": self.command, "started": time.strftime("%Y-%m-%d %H:%M"),
                             "code": code, "data": self.data_info,
                             "seeds": list(self.seeds), "jobs": self.jobs, "threads": self.threads,
