@@ -21,8 +21,8 @@ def record(epochs, status="stopped", stuck=False):
 
 def test_epochs_to_target():
     assert epochs_to_target(record([0.5, 0.86, 0.9])) == 2
-    stuck = record([0.1] * 6, stuck=True)
-    assert epochs_to_target(stuck) == "never: stuck at 10.00% after 6 epochs"
+    stuck = record([0.119, 0.1, 0.1, 0.1, 0.1, 0.1], stuck=True)     # ends below its best
+    assert epochs_to_target(stuck) == "never: stuck, 10.00% after 6 epochs (best 11.90%)"
     assert epochs_to_target(record([0.5] * 9, "completed")) == "not within 9 (best 50.00%)"
 
 
