@@ -15,7 +15,10 @@
 A table's rows are usually cells: a configuration with its runs over the seeds of
 ``--seeds``. Its columns show the mean over the seeds, their min-max range, how many seeds ran,
 the original's number and whether that lies inside our range (:func:`over_seeds`); with one
-seed the range is that run's value. Figures plot the first seed's run of each cell.
+seed the range is that run's value. Under such a table the report says, computed from its rows,
+how far apart the seeds landed (:func:`seed_spread`) and how many cells agree with the
+original (:func:`agreement`), so that no sentence has to be written by hand about either.
+Figures plot the first seed's run of each cell.
 
 Every report starts with the same header (title, a smoke-run warning in quick mode, the
 command of every invocation that wrote to the log with the commit of its code, the seeds per
