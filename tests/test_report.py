@@ -3,7 +3,8 @@ original's number, and the header's line on the seeds of every cell."""
 import math
 
 from tests.test_runner import run
-from tinynet.report import (Cell, Measure, RunRecord, agreement, epochs_table, measures,
+from tinynet.report import (Cell, Measure, RunRecord, agreement, epochs_table, final_and_best,
+                            measures,
                             over_seeds, seed_spread, seeds_line)
 
 
@@ -147,3 +148,15 @@ def test_a_report_only_pass_leaves_the_log_alone_and_the_report_names_its_comman
     assert (tmp_path / "results.jsonl").read_text() == log      # no runs to do: no new line
     assert report.count("--resume") == 1 and "This report: `python " in report
     assert "--resume` (" in report.split("This report:")[1].splitlines()[0]
+
+
+def test_final_and_best_says_when_a_cell_was_not_run_or_has_no_epoch():
+    def run(accuracies, seed):
+        return RunRecord({"run_id": str(seed), "label": "lr=0.1", "status": "completed",
+                          "config": {"lr": 0.1, "seed": seed}, "history": {
+                              "epochs": [{"epoch": i + 1, "val_acc": a}
+                                         for i, a in enumerate(accuracies)], "step_loss": []}})
+    cell = Cell([run([0.8, 0.7], 0), run([0.9, 0.75], 1)])
+    assert final_and_best(cell, "val_acc") == "final 70.00-75.00%, best epoch 85.00% on average"
+    assert final_and_best(None, "val_acc") == "not run"
+    assert final_and_best(Cell([run([], 0)]), "val_acc") == "no finished epoch"

@@ -483,9 +483,12 @@ def seed_spread(cells: list, get: Callable, fmt="pct", widest=2, quiet=False) ->
 
 def final_and_best(cell: Cell, key: str) -> str:
     """"final 69.93-72.82%, best epoch 80.27% on average": how the last epoch's ``key`` (a
-    fraction) over the seeds compares with the best epoch's, for runs that do not settle."""
-    low, high = cell.range(final(key))
-    best = cell.mean(lambda run: run.best(key))
+    fraction) over the seeds compares with the best epoch's, for runs that do not settle.
+    "not run" for a cell the sweep left out (``--only``)."""
+    span, best = cell and cell.range(final(key)), cell and cell.mean(lambda run: run.best(key))
+    if span is None or best is None:
+        return "not run" if cell is None else "no finished epoch"
+    low, high = span
     return f"final {100 * low:.2f}-{100 * high:.2f}%, best epoch {100 * best:.2f}% on average"
 
 
