@@ -197,9 +197,9 @@ experiment = Experiment(
             "training loader shuffles with a seeded generator, as Q1.7's did.\n"
             "- **Test split as validation**, as in the original: Q1.3's stopping looks at it, "
             "so these are not clean held-out estimates.\n"
-            "- **Seeds** (see the header): the groups with one seed are those whose runs take "
-            "longest (Q1.3 trains up to 150 epochs, Q1.7's CNNs 20); three seeds of them did "
-            "not fit the compute. The original's numbers are single runs.")),
+            "- **Seeds** (see the header): Q1.7 ran one seed per cell. Its CNNs take by far "
+            "the longest per epoch (its s/epoch column); three seeds of them did not fit the "
+            "compute. The original's numbers are single runs.")),
     ],
 )
 

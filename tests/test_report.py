@@ -160,3 +160,10 @@ def test_final_and_best_says_when_a_cell_was_not_run_or_has_no_epoch():
     assert final_and_best(cell, "val_acc") == "final 70.00-75.00%, best epoch 85.00% on average"
     assert final_and_best(None, "val_acc") == "not run"
     assert final_and_best(Cell([run([], 0)]), "val_acc") == "no finished epoch"
+
+
+def test_the_seed_spread_of_counts_shows_them_as_counts():
+    cells = [cell(3, 5), cell(14, 16, 15)]
+    assert seed_spread(cells, acc, fmt="text") == (
+        "Over the seeds, a cell's value spans 2 to 2 (max - min; the median cell 2); the widest: "
+        "lr=0.1 (2), lr=0.1 (2).")

@@ -473,12 +473,13 @@ def seed_spread(cells: list, get: Callable, fmt="pct", widest=2, quiet=False) ->
         is not None), reverse=True)
     if not widths:
         return "" if quiet else "Each cell ran with one seed: the tables show no seed noise."
-    decimals, unit = DECIMALS.get(fmt, 4), " points" if fmt == "pct" else ""
+    form = f".{DECIMALS[fmt]}f" if fmt in DECIMALS else "g"       # counts (epochs) as they are
+    unit = " points" if fmt == "pct" else ""
     median = widths[len(widths) // 2][0]
-    named = ", ".join(f"{label} ({width:.{decimals}f})" for width, label in widths[:widest])
-    return (f"Over the seeds, a cell's value spans {widths[-1][0]:.{decimals}f} to "
-            f"{widths[0][0]:.{decimals}f}{unit} (max - min; the median cell "
-            f"{median:.{decimals}f}); the widest: {named}.")
+    named = ", ".join(f"{label} ({width:{form}})" for width, label in widths[:widest])
+    return (f"Over the seeds, a cell's value spans {widths[-1][0]:{form}} to "
+            f"{widths[0][0]:{form}}{unit} (max - min; the median cell {median:{form}}); the "
+            f"widest: {named}.")
 
 
 def final_and_best(cell: Cell, key: str) -> str:
