@@ -176,7 +176,7 @@ experiment = Experiment(
                      "accuracy stayed within 0.1 point for 5 epochs (stuck). The original's "
                      "base MLP never reached it at lr 1."),
                 by_model_and_lr("q3", "epochs to 85%", reached,
-                                Column("runs that did not reach it", missed), fmt="text"),
+                                Column("runs that did not reach it", missed), fmt="count"),
                 group="q3"),
         Section("Q1.5 Wider or deeper (lr 0.01)",
                 models_table("q5", Column("specified parameters", lambda cell: MODELS[

@@ -167,3 +167,9 @@ def test_the_seed_spread_of_counts_shows_them_as_counts():
     assert seed_spread(cells, acc, fmt="text") == (
         "Over the seeds, a cell's value spans 2 to 2 (max - min; the median cell 2); the widest: "
         "lr=0.1 (2), lr=0.1 (2).")
+
+
+def test_a_mean_of_counts_shows_one_decimal_unless_whole():
+    from tinynet.report import show
+    assert [show(v, "count") for v in (117.0, 44 / 3, 3, 1500.0)] == ["117", "14.7", "3",
+                                                                       "1,500"]

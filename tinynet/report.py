@@ -225,7 +225,8 @@ class Code(Text):
 @dataclass
 class Column:
     """A table column: ``get(row)`` gives the value, ``fmt`` shows it: "pct" (a fraction shown
-    in %), "num" (4 decimals), "s" (seconds, 1 decimal), "int", "text", or a function.
+    in %), "num" (4 decimals), "s" (seconds, 1 decimal), "int", "count" (a mean of counts: 1
+    decimal unless whole), "text", or a function.
     ``summary(rows)``, if given, is a sentence printed under the table (e.g. how many rows
     agree with the original)."""
 
@@ -523,6 +524,8 @@ def show(value, fmt="text") -> str:
         return f"{value:.2f}"
     if fmt == "int":
         return f"{value:,.0f}"
+    if fmt == "count":                       # a count, or a mean of counts: "117", "14.7"
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
