@@ -173,14 +173,14 @@ experiment = Experiment(
                 Figure("part_b_grid.png", grid_figure, "val accuracy per cell"),
                 Figure("part_b_fit.png", fit_figure, "per-lr mean and cubic fit"),
                 Text(fit_text),
-                Text("Two effects mix in this grid. *The learning rate*: too large and SGD "
-                     "diverges, too small and one epoch moves the weights too little. *The "
-                     "batch size at a fixed budget of one epoch*: batch 512 makes 16 times "
-                     "fewer updates than batch 32, so where progress is limited by the number "
-                     "of steps, accuracy drops as the batch grows (read each row left to "
-                     "right). The original never rebuilt its loader inside the grid, so all "
-                     "its cells trained with batch 32 and its spread over \"batch sizes\" is "
-                     "seed noise: compare its ranges with the batch-32 column."),
+                Text("Two effects mix in this grid. *The learning rate*: too large (lr 1) and "
+                     "SGD stays near chance, too small and one epoch moves the weights too "
+                     "little. *The batch size at a fixed budget of one epoch*: batch 512 "
+                     "makes 16 times fewer updates than batch 32, so where progress is limited "
+                     "by the number of steps, accuracy drops as the batch grows (read each row "
+                     "left to right). The original never rebuilt its loader inside the grid, "
+                     "so all its cells trained with batch 32 and its spread over \"batch "
+                     "sizes\" is seed noise: compare its ranges with the batch-32 column."),
                 group="B"),
     ],
 )
