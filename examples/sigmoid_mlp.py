@@ -23,7 +23,7 @@ from tinynet.models import sigmoid_mlp
 from tinynet.optim import SGD
 from tinynet.plots import plot_epoch_metric, plot_images, plot_panels
 from tinynet.report import (Column, Figure, Section, Table, Text, cells_of, final, mean_of,
-                            over_seeds, setting)
+                            over_seeds, setting, value)
 from tinynet.runner import Data, Experiment, Group, Plan, Setup
 from tinynet.train import Callback, KeepBest, evaluate
 
@@ -57,8 +57,8 @@ class SigmoidProblems(Callback):
         values = backend.to_numpy(xp.stack([saturated, (y * (1 - y)).mean(), y.mean(), *norms]))
         stats = history.extra.setdefault("sigmoid", {key: [] for key in ("step", *self.KEYS)})
         stats["step"].append(step)
-        for key, value in zip(self.KEYS, values):
-            stats[key].append(float(value))
+        for key, number in zip(self.KEYS, values):
+            stats[key].append(float(number))
 
 
 def setup(config, data):
@@ -175,9 +175,9 @@ experiment = Experiment(
             accuracy_cells, Column("hidden", setting("hidden")), Column("lr", setting("lr")),
             Column("softmax", lambda cell: {"class": "correct", "batch": "batch-axis softmax "
                                             "(the bug)"}[cell.config["softmax"]]),
-            *over_seeds("test acc (%)", lambda run: run.value("test_acc"), original),
+            *over_seeds("test acc (%)", value("test_acc"), original),
             Column("epoch kept, per seed", lambda cell: ", ".join(
-                map(str, cell.values(lambda run: run.value("best_epoch"))))))),
+                map(str, cell.values(value("best_epoch"))))))),
         Section("The original's softmax bug", Text(
             "The original normalised exp(z) over the batch axis (each class column of a batch "
             "of 1000 sums to 1) instead of over the classes. Every probability is then about "

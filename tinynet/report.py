@@ -130,6 +130,11 @@ def without_seed(config: dict) -> str:
     return canonical({key: value for key, value in config.items() if key != "seed"})
 
 
+def has_settings(config: dict, settings: dict) -> bool:
+    """Whether ``config`` has every value of ``settings`` (e.g. ``{"lr": 0.1}``)."""
+    return all(config.get(key) == value for key, value in settings.items())
+
+
 class Context:
     """What report parts see: the runs in the log of this sweep's cells (with every seed the
     log holds for them, not only the seeds of this command), the data, and the output folder."""
@@ -175,19 +180,17 @@ class Context:
         """``{name(cell): history}`` of the first seed's run of each cell of ``group`` whose
         configuration has ``settings``: what a figure plots, one curve per cell."""
         return {name(cell): cell.runs[0].history for cell in self.cells(group)
-                if all(cell.config.get(key) == value for key, value in settings.items())}
+                if has_settings(cell.config, settings)}
 
     def cell(self, group: str = None, **settings):
         """The first cell of ``group`` whose configuration has ``settings``, or None."""
-        return next((cell for cell in self.cells(group) if all(
-            cell.config.get(key) == value for key, value in settings.items())), None)
+        return next((cell for cell in self.cells(group)
+                     if has_settings(cell.config, settings)), None)
 
     def run(self, group: str = None, **settings):
         """The first run of ``group`` whose configuration has ``settings``, or None."""
-        for record in self.runs(group):
-            if all(record.config.get(key) == value for key, value in settings.items()):
-                return record
-        return None
+        return next((run for run in self.runs(group) if has_settings(run.config, settings)),
+                    None)
 
     def data(self) -> dict:
         """The datasets, as a run saw them (loaded on first use)."""
@@ -487,9 +490,11 @@ def final_and_best(cell: Cell, key: str) -> str:
     """"final 69.93-72.82%, best epoch 80.27% on average": how the last epoch's ``key`` (a
     fraction) over the seeds compares with the best epoch's, for runs that do not settle.
     "not run" for a cell the sweep left out (``--only``)."""
-    span, best = cell and cell.range(final(key)), cell and cell.mean(lambda run: run.best(key))
+    if cell is None:
+        return "not run"
+    span, best = cell.range(final(key)), cell.mean(lambda run: run.best(key))
     if span is None or best is None:
-        return "not run" if cell is None else "no finished epoch"
+        return "no finished epoch"
     low, high = span
     return f"final {100 * low:.2f}-{100 * high:.2f}%, best epoch {100 * best:.2f}% on average"
 
@@ -554,21 +559,14 @@ def header(ctx: Context) -> list:
                   f"that the code runs; they are not results.**", ""]
     lines += ["Commands (every invocation that wrote to this log):", ""]
     for entry in ctx.log.invocations:
-        code = entry.get("code") or {}
-        commit = (code.get("commit") or "unknown")[:10]
-        dirty = "" if code.get("clean") in (True, None) else " with uncommitted changes"
-        lines.append(f"- `{entry['command']}` ({entry.get('started', '?')}, commit {commit}"
-                     f"{dirty}; runs to do {entry.get('runs', '?')}, jobs "
-                     f"{entry.get('jobs', 1)}, threads per run {entry.get('threads', '?')})")
-    code = code_version() or {}
-    dirty = " with uncommitted changes" if code.get("clean") is False else ""
+        lines.append(f"- `{entry['command']}` ({entry.get('started', '?')}, commit "
+                     f"{commit_text(entry.get('code'))}; runs to do {entry.get('runs', '?')}, "
+                     f"jobs {entry.get('jobs', 1)}, threads per run {entry.get('threads', '?')})")
     lines += ["", f"This report: `{ctx.sweep.command}` ({time.strftime('%Y-%m-%d %H:%M')}, "
-                  f"commit {(code.get('commit') or 'unknown')[:10]}{dirty}).", ""]
+                  f"commit {commit_text(code_version())}).", ""]
     commits = {}
     for run in runs:
-        code = run.record.get("code") or {}
-        name = (code.get("commit") or "unknown")[:10] + (
-            " with uncommitted changes" if code.get("clean") is False else "")
+        name = commit_text(run.record.get("code"))
         commits[name] = commits.get(name, 0) + 1
     if commits:
         lines += ["Code of the runs: " + "; ".join(f"{count} run{'s' * (count != 1)} at commit "
@@ -597,6 +595,14 @@ def header(ctx: Context) -> list:
         lines.append(f"Data: {data['dataset']} from `{folder}`: {files} (SHA-256 of the "
                      f"decompressed files, verified on loading).")
     return [*lines, ""]
+
+
+def commit_text(code) -> str:
+    """``"1a2b3c4d5e"`` or ``"1a2b3c4d5e with uncommitted changes"``: the commit of a
+    :func:`tinynet.runner.code_version` (None or no commit: "unknown")."""
+    code = code or {}
+    dirty = " with uncommitted changes" if code.get("clean") is False else ""
+    return (code.get("commit") or "unknown")[:10] + dirty
 
 
 def seeds_line(cells_by_group: dict) -> str:

@@ -229,7 +229,6 @@ class Experiment:
                 for group in groups for config in group.configs(self.plan.base, overrides)
                 for seed in seeds]
 
-
     def _checked(self, key: str, value):
         """``value`` for setting ``key``, if it has the type of the plan's values (an int
         where the plan has floats becomes a float)."""
@@ -301,8 +300,7 @@ def label(config: dict, base: dict) -> str:
 
 
 def run_id(config: dict, base: dict) -> str:
-    text = f"{label(config, base)}-{config_hash(config)}"
-    return text.replace(" ", "_").replace("/", "_")
+    return f"{label(config, base)}-{config_hash(config)}".replace(" ", "_").replace("/", "_")
 
 
 _MISSING = object()
@@ -597,9 +595,9 @@ class Sweep:
             print(f"resuming {log.path}: {len(unique) - len(todo)} of {len(unique)} runs done, "
                   f"{len(todo)} to do" + (f" ({len(partial)} continue from a checkpoint)"
                                           if partial else ""), flush=True)
-        code = code_version()
         if not todo:             # nothing to run: the log is unchanged, only the report is new
             return
+        code = code_version()
         log.add_invocation({"command": self.command, "started": time.strftime("%Y-%m-%d %H:%M"),
                             "code": code, "data": self.data_info,
                             "seeds": list(self.seeds), "jobs": self.jobs, "threads": self.threads,

@@ -155,7 +155,7 @@ def window_max_backward(grad_out, argmax, x_shape, kernel_size, stride, padding)
     grad = np.zeros(x_shape, dtype=grad_out.dtype)
     kw, (sh, sw), (ph, pw) = kernel_size[1], stride, padding
     _window_max_backward(np.ascontiguousarray(grad_out),
-         np.ascontiguousarray(argmax), kw, sh, sw, ph, pw, grad)
+                         np.ascontiguousarray(argmax), kw, sh, sw, ph, pw, grad)
     return grad
 
 
@@ -213,7 +213,7 @@ def _relu(x, y, mask):
 def relu_backward(grad_out, mask):
     grad = np.empty_like(grad_out)
     _relu_backward(np.ascontiguousarray(grad_out).reshape(-1),
-         mask.reshape(-1), grad.reshape(-1))
+                   mask.reshape(-1), grad.reshape(-1))
     return grad
 
 
@@ -306,10 +306,10 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha
     real = param.dtype.type
     centered, has_momentum = grad_avg is not None, momentum_buffer is not None
     _rmsprop(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
-         (grad_avg if centered else param).reshape(-1),
-         (momentum_buffer if has_momentum else param).reshape(-1),
-         centered, has_momentum, real(lr), real(alpha), real(1 - alpha),
-         real(1 - (1 - alpha)), real(eps), real(weight_decay), real(momentum))
+             (grad_avg if centered else param).reshape(-1),
+             (momentum_buffer if has_momentum else param).reshape(-1),
+             centered, has_momentum, real(lr), real(alpha), real(1 - alpha),
+             real(1 - (1 - alpha)), real(eps), real(weight_decay), real(momentum))
 
 
 @_compiled()
@@ -341,10 +341,10 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta
     decay = real(1 - lr * weight_decay) if decoupled_weight_decay else real(1)
     l2 = real(0) if decoupled_weight_decay else real(weight_decay)
     _adam(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
-         exp_avg_sq.reshape(-1), (max_exp_avg_sq if amsgrad else exp_avg_sq).reshape(-1),
-         amsgrad, decay, l2, real(1 - beta1), real(1 - (1 - beta1)), real(beta2),
-         real(1 - beta2), real(lr / (1 - beta1 ** step)), real((1 - beta2 ** step) ** 0.5),
-         real(eps))
+          exp_avg_sq.reshape(-1), (max_exp_avg_sq if amsgrad else exp_avg_sq).reshape(-1),
+          amsgrad, decay, l2, real(1 - beta1), real(1 - (1 - beta1)), real(beta2),
+          real(1 - beta2), real(lr / (1 - beta1 ** step)), real((1 - beta2 ** step) ** 0.5),
+          real(eps))
 
 
 @_compiled()
