@@ -132,6 +132,28 @@ def test_window_max_and_its_backward(case):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(2, 3, 4, 6), (1, 2, 5, 7), (3, 1, 2, 3), (2, 2, 9, 8)])
+def test_the_2x2_pooling_path_equals_the_reference(shape, dtype):
+    """2x2 windows at stride 2 without padding have their own fast loops: same maxima, argmax
+    and gradients as the reference, odd sizes (an uncovered last row/column) and the sign of a
+    zero gradient included."""
+    case = dict(n=shape[0], c=shape[1], h=shape[2], w=shape[3], kernel=(2, 2), stride=(2, 2),
+                padding=(0, 0), dtype=dtype, seed=sum(shape))
+    x = draw_images(case, pool=True)
+    geometry = (2, 2), (2, 2), (0, 0)
+    y, argmax = reference.window_max(x, *geometry)
+    fast_y, fast_argmax = fast.window_max(x, *geometry)
+    np.testing.assert_array_equal(fast_y, y)
+    np.testing.assert_array_equal(fast_argmax, argmax)
+    grad_out = np.random.default_rng(2).standard_normal(y.shape).astype(dtype)
+    grad_out.flat[0] = -0.0
+    expected = reference.window_max_backward(grad_out, argmax, x.shape, *geometry)
+    got = fast.window_max_backward(grad_out, argmax, x.shape, *geometry)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("batch", [1, 5])
 def test_linear_weight_grad(dtype, batch, rng):
     g, x = (rng.standard_normal((batch, 7)).astype(dtype),

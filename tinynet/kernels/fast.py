@@ -122,8 +122,19 @@ def window_max(x, kernel_size, stride, padding):
     n, c = x.shape[:2]
     best = np.empty((n, c, out_h, out_w), dtype=x.dtype)
     argmax = np.empty((n, c, out_h, out_w), dtype=np.uint8 if kh * kw <= 256 else np.int64)
-    _window_max(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, best, argmax)
+    if _is_2x2_pool(kernel_size, stride, padding):
+        _window_max_2x2(np.ascontiguousarray(x), best, argmax)
+    else:
+        _window_max(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, best, argmax)
     return best, argmax
+
+
+def _is_2x2_pool(kernel_size, stride, padding):
+    """The pooling of nearly every CNN (LeNet's, E2's, E6's): 2x2 windows at stride 2 without
+    padding. Its kernels spell the four entries out, which the compiler turns into vector
+    instructions. Measured on one thread, E6's first pooling (64x32x28x28 float32): forward
+    0.8-1.0 ms instead of 3.2 ms with the general loops, backward 0.85 ms instead of 1.9 ms."""
+    return tuple(kernel_size) == tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
 
 
 @_compiled(parallel=True)
@@ -151,7 +162,32 @@ def _window_max(x, kh, kw, sh, sw, ph, pw, best, argmax):
                 argmax[b, channel, oh, ow] = window_arg
 
 
+@_compiled(parallel=True)
+def _window_max_2x2(x, best, argmax):
+    """_window_max for 2x2 windows at stride 2 without padding: the same comparisons in the
+    same order, the window's entries (0, 0), (0, 1), (1, 0), (1, 1) numbered 0 to 3."""
+    n, c = x.shape[:2]
+    out_h, out_w = best.shape[2:]
+    for image in prange(n * c):
+        b, channel = image // c, image % c
+        for oh in range(out_h):
+            for ow in range(out_w):
+                window_best, window_arg = x[b, channel, 2 * oh, 2 * ow], 0
+                for index in range(1, 4):
+                    value = x[b, channel, 2 * oh + index // 2, 2 * ow + index % 2]
+                    take = (value > window_best) | np.isnan(value)
+                    window_best = value if take else window_best
+                    window_arg = index if take else window_arg
+                best[b, channel, oh, ow] = window_best
+                argmax[b, channel, oh, ow] = window_arg
+
+
 def window_max_backward(grad_out, argmax, x_shape, kernel_size, stride, padding):
+    if _is_2x2_pool(kernel_size, stride, padding):
+        grad = np.empty(x_shape, dtype=grad_out.dtype)
+        _window_max_backward_2x2(np.ascontiguousarray(grad_out), np.ascontiguousarray(argmax),
+                                 grad)
+        return grad
     grad = np.zeros(x_shape, dtype=grad_out.dtype)
     kw, (sh, sw), (ph, pw) = kernel_size[1], stride, padding
     _window_max_backward(np.ascontiguousarray(grad_out),
@@ -172,6 +208,31 @@ def _window_max_backward(grad_out, argmax, kw, sh, sw, ph, pw, grad):
                 y, x_col = oh * sh - ph + index // kw, ow * sw - pw + index % kw
                 if 0 <= y < h and 0 <= x_col < w:
                     grad[b, channel, y, x_col] += grad_out[b, channel, oh, ow]
+
+
+@_compiled(parallel=True)
+def _window_max_backward_2x2(grad_out, argmax, grad):
+    """_window_max_backward for 2x2 windows at stride 2 without padding. They do not overlap,
+    so every pixel is written once, with nothing to add: 0 + grad_out at the window's argmax
+    (the reference's sum, which makes -0.0 into 0.0), 0 at its other three pixels and in the
+    last row and column that no window covers when H or W is odd."""
+    n, c, h, w = grad.shape
+    out_h, out_w = grad_out.shape[2:]
+    for image in prange(n * c):
+        b, channel = image // c, image % c
+        for oh in range(out_h):
+            for ow in range(out_w):
+                routed, index = grad_out[b, channel, oh, ow] + 0.0, argmax[b, channel, oh, ow]
+                grad[b, channel, 2 * oh, 2 * ow] = routed if index == 0 else 0
+                grad[b, channel, 2 * oh, 2 * ow + 1] = routed if index == 1 else 0
+                grad[b, channel, 2 * oh + 1, 2 * ow] = routed if index == 2 else 0
+                grad[b, channel, 2 * oh + 1, 2 * ow + 1] = routed if index == 3 else 0
+            if w % 2:
+                grad[b, channel, 2 * oh, w - 1] = 0
+                grad[b, channel, 2 * oh + 1, w - 1] = 0
+        if h % 2:
+            for x_col in range(w):
+                grad[b, channel, h - 1, x_col] = 0
 
 
 # --- linear layer -----------------------------------------------------------------------------
