@@ -103,10 +103,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     set_thread_count(args.threads)                         # before NumPy loads its BLAS
 
-    from tinynet import backend, threads
+    from tinynet import allocator, backend, threads
 
     threads.set_threads(args.threads)                      # and Numba's, as benchmarks.run
     backend.set_flush_denormal(not args.keep_denormals)
+    allocator.keep_freed_memory()                          # as benchmarks.run
     from benchmarks.frameworks import TinynetTraining, TorchTraining, random_data
     from benchmarks.specs import find
 

@@ -101,13 +101,14 @@ def report(spec, measured: dict, samples: int) -> str:
 def main(argv=None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     set_thread_count(args.threads)                  # before NumPy loads its BLAS
-    from tinynet import backend, threads
+    from tinynet import allocator, backend, threads
 
     threads.set_threads(args.threads)               # and Numba's, as benchmarks.run
 
     from benchmarks.specs import find
 
     backend.set_flush_denormal(True)                # as benchmarks.run does
+    allocator.keep_freed_memory()                   # and this
     (spec,) = find([args.model])
     print(report(spec, profile(spec, args.samples), args.samples))
 

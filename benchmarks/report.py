@@ -40,6 +40,12 @@ def denormals(settings: dict) -> str:
     return "kept (IEEE gradual underflow)"
 
 
+def freed_memory(settings: dict) -> str:
+    if settings.get("freed_memory_kept"):
+        return "kept by malloc for reuse, for both frameworks (tinynet.allocator.keep_freed_memory)"
+    return "returned to the system as malloc decides (its default)"
+
+
 def by_hand_line(row: dict) -> str:
     """The hand-written NumPy yardstick of a row (benchmarks/handwritten.py), as a sentence."""
     by_hand = row["numpy_by_hand"]["median"]
@@ -65,6 +71,7 @@ def machine_lines(results: dict) -> list:
         f"backend {m['backend']}  ",
         f"Threads: {s['threads']} ({thread_settings})  ",
         f"Denormals: {denormals(s)}  ",
+        f"Freed memory: {freed_memory(s)}  ",
         f"Kernels: tinynet = {m.get('kernels', 'reference')} kernels (tinynet.kernels)"
         + ("; tinynet reference = the reference kernels, timed in the same rotation  "
            if s.get("reference_kernels") else "  "),

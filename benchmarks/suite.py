@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict
 
-from tinynet import backend, kernels
+from tinynet import allocator, backend, kernels
 
 from benchmarks import flops, machine, memory
 from benchmarks.frameworks import TinynetTraining, TorchTraining, random_data
@@ -113,8 +113,10 @@ def run_suite(specs, settings: dict, log=print) -> dict:
     backend.seed(0)
     # One thread's setting, shared by both frameworks: their element-wise work runs in it.
     flushing = backend.set_flush_denormal(settings["flush_denormal"])
+    kept = allocator.keep_freed_memory()     # as the runner does: for both frameworks
     settings = dict(settings, torch_device="cuda" if settings["backend"] == "cupy" else "cpu",
-                    flush_denormal=settings["flush_denormal"] and flushing)
+                    flush_denormal=settings["flush_denormal"] and flushing,
+                    freed_memory_kept=kept)
     torch, torch_missing = (load_torch(settings["threads"], settings["torch_device"])
                             if settings["use_torch"] else (None, "disabled by --no-torch"))
     if torch_missing:

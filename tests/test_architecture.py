@@ -1,6 +1,7 @@
 """The layering of the package, checked on its source (every import, also inside functions):
 
-    backend, threads, denormals  <-  nn, losses, optim, kernels, gradcheck, checkpoint
+    backend, threads, denormals, allocator
+                      <-  nn, losses, optim, kernels, gradcheck, checkpoint
                       <-  train, data, models, monitor, testing
                       <-  runner, runlog, parallel, report, plots  <-  examples
 
@@ -16,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tinynet"
 LAYERS = [
-    {"__init__", "backend", "threads", "denormals"},
+    {"__init__", "backend", "threads", "denormals", "allocator"},
     {"nn", "losses", "optim", "kernels", "gradcheck", "checkpoint"},
     {"train", "data", "models", "monitor", "testing", "exercises"},
     {"runner", "runlog", "parallel", "report", "plots"},

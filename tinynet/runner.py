@@ -49,7 +49,7 @@ import numpy
 from tqdm.auto import tqdm
 
 import tinynet
-from tinynet import backend, parallel, threads
+from tinynet import allocator, backend, parallel, threads
 from tinynet.checkpoint import load_checkpoint, save_checkpoint
 from tinynet.data import load_dataset, prepare_images, train_val_split
 from tinynet.data import ChecksumError, DatasetNotFoundError, DownloadError, IdxError
@@ -456,6 +456,7 @@ def execute(job: Job) -> dict:
         backend.xp.cuda.Device(int(os.environ["TINYNET_DEVICE"])).use()
     threads.set_threads(job.threads)
     backend.set_flush_denormal(True)           # a speed setting only: see its docstring
+    allocator.keep_freed_memory()              # no page faults at every step: see its module
     datasets = _datasets(job)
     backend.seed(job.config["seed"])
     setup = job.setup(dict(job.config), datasets)
