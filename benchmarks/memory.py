@@ -78,7 +78,7 @@ def reset_peak_rss() -> None:
 
 
 def measure(spec_key: str, framework: str, samples: int, threads: int,
-            flush_denormal: bool = True) -> dict:
+            flush_denormal: bool = True, keep_freed_memory: bool = True) -> dict:
     """Run one epoch of ``spec_key`` in ``framework`` in a fresh process and return its
     ``{"baseline_mib", "peak_mib", "epoch_mib"}``, or ``{"error": ...}`` if the process failed
     (the benchmark goes on; the report shows the error)."""
@@ -86,6 +86,8 @@ def measure(spec_key: str, framework: str, samples: int, threads: int,
                "--samples", str(samples), "--threads", str(threads)]
     if not flush_denormal:
         command.append("--keep-denormals")
+    if not keep_freed_memory:
+        command.append("--return-freed-memory")
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
         last_lines = " | ".join(done.stderr.strip().splitlines()[-3:])
@@ -100,6 +102,7 @@ def main(argv=None) -> None:
     parser.add_argument("--samples", type=int, required=True, help="samples in the epoch")
     parser.add_argument("--threads", type=int, required=True, help="BLAS / PyTorch threads")
     parser.add_argument("--keep-denormals", action="store_true", help="as benchmarks.run's")
+    parser.add_argument("--return-freed-memory", action="store_true", help="as benchmarks.run's")
     args = parser.parse_args(argv)
     set_thread_count(args.threads)                         # before NumPy loads its BLAS
 
@@ -107,7 +110,8 @@ def main(argv=None) -> None:
 
     threads.set_threads(args.threads)                      # and Numba's, as benchmarks.run
     backend.set_flush_denormal(not args.keep_denormals)
-    allocator.keep_freed_memory()                          # as benchmarks.run
+    if not args.return_freed_memory:
+        allocator.keep_freed_memory()                      # as benchmarks.run
     from benchmarks.frameworks import TinynetTraining, TorchTraining, random_data
     from benchmarks.specs import find
 

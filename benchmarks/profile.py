@@ -30,6 +30,9 @@ def parse_args(argv):
                         help="BLAS threads (default: the usable cores, as benchmarks.run)")
     parser.add_argument("--samples", type=int, default=6_000,
                         help="samples per profiled pass (default 6,000; 2 passes)")
+    parser.add_argument("--return-freed-memory", action="store_true",
+                        help="leave malloc at its defaults, which give freed memory back to the "
+                             "system (default: keep it, as runs and benchmarks.run do)")
     return parser.parse_args(argv)
 
 
@@ -108,7 +111,8 @@ def main(argv=None) -> None:
     from benchmarks.specs import find
 
     backend.set_flush_denormal(True)                # as benchmarks.run does
-    allocator.keep_freed_memory()                   # and this
+    if not args.return_freed_memory:
+        allocator.keep_freed_memory()               # as benchmarks.run and the runner do
     (spec,) = find([args.model])
     print(report(spec, profile(spec, args.samples), args.samples))
 

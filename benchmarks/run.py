@@ -55,6 +55,10 @@ def parse_args(argv):
     parser.add_argument("--keep-denormals", action="store_true",
                         help="leave IEEE denormals on (default: flush them to zero in the main "
                              "thread, for both frameworks; see benchmarks/README.md)")
+    parser.add_argument("--return-freed-memory", action="store_true",
+                        help="leave malloc at its defaults, which give freed memory back to the "
+                             "system (default: keep it for both frameworks, as runs do; see "
+                             "tinynet/allocator.py)")
     parser.add_argument("--no-reference", action="store_true",
                         help="do not also time tinynet on its reference kernels (array code; "
                              "by default both kernel paths are timed in the same rotation)")
@@ -85,7 +89,8 @@ def settings_from(args) -> dict:
     settings.update(threads=args.threads, backend=args.backend, quick=args.quick,
                     use_torch=not args.no_torch, memory=not args.no_memory,
                     reference_kernels=not args.no_reference,
-                    flush_denormal=not args.keep_denormals)
+                    flush_denormal=not args.keep_denormals,
+                    keep_freed_memory=not args.return_freed_memory)
     return settings
 
 

@@ -103,7 +103,8 @@ def add_memory(row: dict, spec, settings: dict, frameworks) -> None:
     """Peak RSS of one epoch per framework, each in a fresh process (benchmarks.memory)."""
     for name in frameworks:
         row[name]["memory"] = memory.measure(spec.key, name, row["samples"],
-                                             settings["threads"], settings["flush_denormal"])
+                                             settings["threads"], settings["flush_denormal"],
+                                             settings.get("keep_freed_memory", True))
 
 
 def run_suite(specs, settings: dict, log=print) -> dict:
@@ -113,7 +114,7 @@ def run_suite(specs, settings: dict, log=print) -> dict:
     backend.seed(0)
     # One thread's setting, shared by both frameworks: their element-wise work runs in it.
     flushing = backend.set_flush_denormal(settings["flush_denormal"])
-    kept = allocator.keep_freed_memory()     # as the runner does: for both frameworks
+    kept = settings.get("keep_freed_memory", True) and allocator.keep_freed_memory()  # both
     settings = dict(settings, torch_device="cuda" if settings["backend"] == "cupy" else "cpu",
                     flush_denormal=settings["flush_denormal"] and flushing,
                     freed_memory_kept=kept)

@@ -8,10 +8,12 @@ and gradient). By default glibc gives memory back to the system when more than
 to the program, the second up to 32 MiB). Memory given back is paid for again at the next
 step: the kernel maps it in page by page at the first touch, zeroing every 4 KiB page.
 
-Measured on E6's CNN at two threads (python -m benchmarks.profile's setting, 100 steps of 64):
-1,446 page faults and 7 ms of system time per 30 ms step; with freed memory kept, no page
-faults and 26 ms per step. PyTorch allocates through the same ``malloc``: the same setting
-took its E6 step from 19.6 ms to 16.3 ms.
+Measured on E6's CNN at two threads, each case in a fresh process (``python -m
+benchmarks.allocator``): 1,191 page faults and 6.3 ms of system time per 27.6 ms step with
+malloc's defaults; with freed memory kept, no page faults and 24.7 ms per step. PyTorch
+allocates through the same ``malloc`` and gains too (16.7 ms to 15.3 ms). How much a process
+faults depends on what it allocated before: E2's LeNet, with smaller arrays, faulted 282
+times per step and ran no faster with the setting (9.5 and 9.9 ms, within the noise).
 
 :func:`keep_freed_memory` sets both thresholds, once per process: the runner does it for every
 run, and the benchmarks for both frameworks. The price is that memory freed at the end of a
