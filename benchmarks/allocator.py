@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 
-from benchmarks.memory import REPO
+from benchmarks.memory import in_fresh_process
 from benchmarks.run import usable_cores
 from benchmarks.threads import set_thread_count
 
@@ -22,10 +21,10 @@ WARM_UP_STEPS = 20
 
 
 def measure(spec_key: str, framework: str, keep: bool, steps: int, threads: int) -> dict:
+    """:func:`one_process` in a fresh process, or ``{"error": ...}``."""
     command = [sys.executable, "-m", "benchmarks.allocator", spec_key, "--steps", str(steps),
                "--threads", str(threads), "--one", framework] + (["--keep"] if keep else [])
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return in_fresh_process(command)
 
 
 def one_process(spec_key: str, framework: str, keep: bool, steps: int, threads: int) -> dict:
@@ -74,10 +73,9 @@ def main(argv=None) -> None:
     print("|---|---|---|---|---|")
     for framework in ("tinynet", "pytorch"):
         for keep in (False, True):
-            try:
-                got = measure(args.model, framework, keep, args.steps, args.threads)
-            except subprocess.CalledProcessError as exc:
-                print(f"| {framework} | - | failed: {exc.stderr.strip().splitlines()[-1]} | | |")
+            got = measure(args.model, framework, keep, args.steps, args.threads)
+            if "error" in got:
+                print(f"| {framework} | - | failed: {got['error']} | | |")
                 break
             setting = "freed memory kept" if keep else "defaults"
             print(f"| {framework} | {setting} | {got['ms_per_step']:.1f} | "

@@ -88,6 +88,12 @@ def measure(spec_key: str, framework: str, samples: int, threads: int,
         command.append("--keep-denormals")
     if not keep_freed_memory:
         command.append("--return-freed-memory")
+    return in_fresh_process(command)
+
+
+def in_fresh_process(command: list) -> dict:
+    """Run ``command`` (a benchmark module) from the repository in a process of its own and
+    return the JSON of its last output line, or ``{"error": ...}`` if it failed."""
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
         last_lines = " | ".join(done.stderr.strip().splitlines()[-3:])

@@ -29,9 +29,6 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3     # mallopt's parameter numbers (g
 LARGEST_MMAP_THRESHOLD = 32 * 2**20             # glibc's maximum on 64-bit systems
 TRIM_THRESHOLD = 2**30                          # keep up to 1 GiB free at the heap's top
 
-_state = {"kept": False}
-
-
 def keep_freed_memory() -> bool:
     """Ask glibc's ``malloc`` to keep freed memory for reuse instead of giving it back to the
     system: blocks up to 32 MiB come from its heap, and up to 1 GiB of free memory at the top
@@ -39,15 +36,8 @@ def keep_freed_memory() -> bool:
     mallopt = _glibc_mallopt()
     if mallopt is None:
         return False
-    applied = (mallopt(M_MMAP_THRESHOLD, LARGEST_MMAP_THRESHOLD) == 1
-               and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
-    _state["kept"] = _state["kept"] or applied
-    return applied
-
-
-def freed_memory_kept() -> bool:
-    """True once :func:`keep_freed_memory` has been applied in this process."""
-    return _state["kept"]
+    return (mallopt(M_MMAP_THRESHOLD, LARGEST_MMAP_THRESHOLD) == 1
+            and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
 
 
 def _glibc_mallopt():
